@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Build the local artifact mirror used by tests and the lab.
+
+Runs inside a Debian test-host container (it needs apt for the suite's packages). For each
+component it downloads the Debian package, takes the real binaries out of it and packs them as
+the upstream release archive would be (same file name, one top directory, binaries under their
+upstream names), with a ``sha256sums.txt`` beside it, in ``<mirror>/<component>/<version>/``:
+the layout the collection's ``fleetwatch_artifact_mirror`` expects. The archives exercise the same
+download, checksum and unpack code path as upstream's.
+
+Grafana, Loki, Tempo and Alloy are not packaged by Debian, so they are not in this mirror.
+
+Usage: build_mirror.py MIRROR_DIR   (with the collection mounted at /src)
+"""
+import io
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+
+sys.path.insert(0, "/src/plugins/module_utils")
+import artifacts  # noqa: E402  pylint: disable=wrong-import-position
+
+# component: (Debian package giving the version, {upstream binary name: "package:path"})
+PACKAGES = {
+    "node_exporter": ("prometheus-node-exporter", {"node_exporter": "usr/bin/prometheus-node-exporter"}),
+    "prometheus": ("prometheus", {"prometheus": "usr/bin/prometheus", "promtool": "promtool:usr/bin/promtool"}),
+    "alertmanager": ("prometheus-alertmanager",
+                     {"alertmanager": "usr/bin/prometheus-alertmanager", "amtool": "usr/bin/amtool"}),
+    "postgres_exporter": ("prometheus-postgres-exporter",
+                          {"postgres_exporter": "usr/bin/prometheus-postgres-exporter"}),
+    "redis_exporter": ("prometheus-redis-exporter", {"redis_exporter": "usr/bin/prometheus-redis-exporter"}),
+    "blackbox_exporter": ("prometheus-blackbox-exporter",
+                          {"blackbox_exporter": "usr/bin/prometheus-blackbox-exporter"}),
+}
+
+
+def upstream_version(debian_version):
+    """'1:2.53.3+ds1-2+b1' -> '2.53.3'"""
+    version = debian_version.split(":", 1)[-1].rsplit("-", 1)[0]
+    return re.split(r"[+~]", version, maxsplit=1)[0]
+
+
+def run(*cmd, **kw):
+    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, universal_newlines=True, **kw).stdout
+
+
+def main(mirror):
+    arch = artifacts.normalize_arch(os.uname().machine)
+    run("apt-get", "update", "-qq")
+    work = tempfile.mkdtemp()
+    names = sorted(set([pkg for pkg, _ in PACKAGES.values()] + [
+        path.split(":", 1)[0] for _, bins in PACKAGES.values() for path in bins.values() if ":" in path]))
+    run("apt-get", "download", "-qq", *names, cwd=work)
+    debs = {f.split("_", 1)[0]: os.path.join(work, f) for f in os.listdir(work) if f.endswith(".deb")}
+    versions = {}
+    for component, (package, binaries) in sorted(PACKAGES.items()):
+        deb = debs[package]
+        version = upstream_version(run("dpkg-deb", "-f", deb, "Version").strip())
+        trees = {}
+        for pkg in set([package] + [p.split(":", 1)[0] for p in binaries.values() if ":" in p]):
+            trees[pkg] = os.path.join(work, "tree-" + pkg)
+            run("dpkg-deb", "-x", debs[pkg], trees[pkg])
+        info = artifacts.resolve(component, version, arch)
+        top = re.sub(r"\.(tar\.gz|tgz)$", "", info["filename"])
+        outdir = os.path.join(mirror, component, version)
+        os.makedirs(outdir, exist_ok=True)
+        archive = os.path.join(outdir, info["filename"])
+        with tarfile.open(archive, "w:gz") as tar:
+            for name, path in binaries.items():
+                pkg, path = path.split(":", 1) if ":" in path else (package, path)
+                tar.add(os.path.join(trees[pkg], path), arcname="%s/%s" % (top, name))
+            note = ("Built for the fleetwatch test mirror from Debian package %s %s.\n"
+                    "Not an upstream release archive.\n" % (package, version)).encode()
+            ti = tarfile.TarInfo("%s/NOTICE.fleetwatch-mirror" % top)
+            ti.size = len(note)
+            tar.addfile(ti, io.BytesIO(note))
+        digest = artifacts.sha256_file(archive)
+        with open(os.path.join(outdir, "sha256sums.txt"), "w") as out:
+            out.write("%s  %s\n" % (digest, info["filename"]))
+        versions[component] = version
+        print("%-18s %-8s %s" % (component, version, info["filename"]))
+    with open(os.path.join(mirror, "versions.yml"), "w") as out:
+        out.write("---\n# Versions in this mirror (made from Debian packages)\n")
+        for component, version in sorted(versions.items()):
+            out.write("%s: %s\n" % (component, version))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

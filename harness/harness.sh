@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The offline test harness: host packages, the Python venv, the test-host image and the artifact
+# mirror. Every step is idempotent and reuses what it finds, so `make up` / `make test` are fast on
+# a second run. Run as root on Debian (bookworm or newer).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cache="$here/.cache"
+venv="$here/.venv"
+export CONTAINERS_CONF="$here/harness/containers.conf"
+IMAGE=${FLEETWATCH_TEST_IMAGE:-localhost/fleetwatch-debian:trixie}
+SUITE=${FLEETWATCH_TEST_SUITE:-trixie}
+DEBIAN_MIRROR=${FLEETWATCH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+log() { printf '\033[1m[harness]\033[0m %s\n' "$*" >&2; }
+
+host_packages() {
+  local need=()
+  for p in podman runc debootstrap curl; do
+    command -v "$p" >/dev/null 2>&1 || need+=("$p")
+  done
+  [ -e /usr/share/containers/containers.conf ] || need+=(podman)
+  if [ ${#need[@]} -gt 0 ]; then
+    log "installing host packages: ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      podman runc debootstrap curl ca-certificates uidmap >/dev/null
+  fi
+}
+
+venv() {
+  local stamp="$venv/.requirements.sha256"
+  local want; want=$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return; fi
+  log "creating the Python venv in .venv (requirements.txt)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip >/dev/null 2>&1
+  "$venv/bin/pip" install -q -r "$here/requirements.txt" 2>&1 | { grep -v "is ignored: it is neither" || true; }
+  echo "$want" >"$stamp"
+}
+
+# The collection is found by Ansible through .cache/collections/ansible_collections/fleetwatch/observability
+collection_link() {
+  local d="$cache/collections/ansible_collections/fleetwatch"
+  mkdir -p "$d"
+  [ -L "$d/observability" ] || ln -sfn ../../../.. "$d/observability"
+}
+
+image() {
+  if podman image exists "$IMAGE"; then return; fi
+  case "$IMAGE" in
+    localhost/*) ;;
+    *) log "pulling $IMAGE"; podman pull "$IMAGE"; return ;;
+  esac
+  log "building $IMAGE from Debian $SUITE with debootstrap (about a minute)"
+  mkdir -p "$cache"
+  local root; root=$(mktemp -d "$cache/rootfs.XXXXXX")
+  debootstrap --variant=minbase \
+    --include=systemd,systemd-sysv,python3,python3-apt,dbus,iproute2,ca-certificates,sudo,curl,procps,iputils-ping \
+    "$SUITE" "$root" "$DEBIAN_MIRROR" >"$cache/debootstrap.log" 2>&1 \
+    || { tail -20 "$cache/debootstrap.log" >&2; rm -rf "$root"; exit 1; }
+  # A container needs no getty, no udev and no timers that download things.
+  chroot "$root" systemctl mask getty@tty1.service console-getty.service \
+    systemd-udevd.service apt-daily.timer apt-daily-upgrade.timer >/dev/null 2>&1 || true
+  echo 'fleetwatch-test' >"$root/etc/hostname"
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  tar -C "$root" -c . | podman import --change 'CMD ["/sbin/init"]' - "$IMAGE" >/dev/null
+  rm -rf "$root"
+  log "image $IMAGE ready"
+}
+
+mirror() {
+  local dir="$cache/mirror"
+  if [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$(sha256sum "$here/harness/build_mirror.py" | cut -d' ' -f1)" ]; then
+    return
+  fi
+  image
+  log "building the artifact mirror in .cache/mirror from Debian $SUITE packages"
+  rm -rf "$dir"; mkdir -p "$dir"
+  podman run --rm --network=host -v "$here:/src:ro" -v "$dir:/mirror" "$IMAGE" \
+    python3 /src/harness/build_mirror.py /mirror
+  sha256sum "$here/harness/build_mirror.py" | cut -d' ' -f1 >"$dir/.complete"
+}
+
+# promtool/amtool for the controller (rule unit tests in pytest), taken from the mirror's archives.
+tools() {
+  mirror
+  mkdir -p "$cache/tools"
+  for spec in prometheus:promtool alertmanager:amtool; do
+    local comp=${spec%%:*} bin=${spec#*:}
+    [ -x "$cache/tools/$bin" ] && continue
+    local arc; arc=$(ls "$cache/mirror/$comp"/*/"$comp"-*.linux-*.tar.gz | head -1)
+    tar -xzf "$arc" -C "$cache/tools" --wildcards --strip-components=1 "*/$bin"
+  done
+}
+
+all() { host_packages; venv; collection_link; image; mirror; tools; }
+
+"${@:-all}"

@@ -1,0 +1,368 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fleetwatch engineers
+# Apache License 2.0
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: artifact_install
+short_description: Install a release artifact (tar.gz, zip or bare binary) with checksum verification
+version_added: 0.1.0
+description:
+  - The one installer every role of the collection uses for its binaries.
+  - On the controller (action plugin), the artifact for the target's architecture is downloaded
+    once into a cache, and its sha256 is verified against an explicit value or the release's
+    checksum file, for every host and architecture.
+  - On the target (this module), the archive is checked again, unpacked into a versioned
+    directory C(<install_dir>/<name>/<version>/) and its binaries are linked from O(bin_dir).
+    The installed version is recorded, so a rerun with the same version changes nothing and
+    transfers nothing.
+  - Changing O(version) upgrades or downgrades; earlier versions are kept (O(keep)) for a quick
+    rollback.
+  - A wrong checksum fails before anything on the target is touched; the installed version keeps
+    running.
+  - O(mirror) replaces upstream for all components at once, as a base URL or a local directory
+    on the controller laid out as C(<mirror>/<name>/<version>/<file>) with the checksum list beside
+    the file.
+options:
+  name:
+    description:
+      - Component name. Known components (node_exporter, prometheus, alertmanager, blackbox_exporter,
+        postgres_exporter, redis_exporter, loki, alloy, tempo, grafana) have upstream URL templates
+        built in; any other needs O(url) and O(binaries).
+    type: str
+    required: true
+  version:
+    description: Release version to install, with or without a leading C(v).
+    type: str
+    required: true
+  url:
+    description:
+      - Artifact URL (or template with C({version}) and C({arch})), replacing the built-in one.
+      - Takes precedence over O(mirror).
+    type: str
+  checksum:
+    description:
+      - Expected sha256 of the artifact (C(<hex>) or C(sha256:<hex>)), or the URL of a checksum
+        file that lists it. Default is the release's checksum file.
+    type: str
+  mirror:
+    description:
+      - Base URL (C(https://), C(http://), C(file://)) or local directory on the controller that
+        replaces upstream for every component.
+    type: str
+  binaries:
+    description:
+      - Files of the archive to install, each a base name, a path below the archive's top
+        directory, or a dict with C(member) and C(name). Default from the component table.
+    type: list
+    elements: raw
+  extract_all:
+    description: Unpack the whole archive (top directory stripped), not only the binaries.
+    type: bool
+  install_dir:
+    description: Root of the versioned install directories.
+    type: path
+    default: /opt/fleetwatch
+  bin_dir:
+    description: Where the binaries are linked.
+    type: path
+    default: /usr/local/bin
+  cache_dir:
+    description: Controller-side download cache.
+    type: path
+    default: ~/.cache/fleetwatch/artifacts
+  keep:
+    description: How many installed versions to keep, the current one included.
+    type: int
+    default: 2
+  version_check:
+    description:
+      - Run the first binary with C(--version) after unpacking and fail, leaving the previous
+        version in place, when it reports another version.
+    type: bool
+    default: true
+  validate_certs:
+    description: Verify TLS certificates of downloads.
+    type: bool
+    default: true
+  timeout:
+    description: Download timeout in seconds.
+    type: int
+    default: 60
+  src:
+    description:
+      - Internal, set by the action plugin. Path of the transferred archive on the target.
+    type: path
+  sha256:
+    description: Internal, set by the action plugin. Verified sha256 of O(src).
+    type: str
+  arch:
+    description: Internal, set by the action plugin.
+    type: str
+  url_used:
+    description: Internal, set by the action plugin; recorded in the install marker.
+    type: str
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  action:
+    support: full
+author:
+  - fleetwatch engineers
+"""
+
+EXAMPLES = r"""
+- name: Install node_exporter from upstream (checksum from the release's sha256sums.txt)
+  fleetwatch.observability.artifact_install:
+    name: node_exporter
+    version: 1.9.0
+
+- name: Install from an air-gapped mirror directory on the controller
+  fleetwatch.observability.artifact_install:
+    name: prometheus
+    version: 2.53.3
+    mirror: /srv/mirror
+
+- name: A component of your own, pinned by sha256
+  fleetwatch.observability.artifact_install:
+    name: mytool
+    version: 1.2.3
+    url: https://example.com/mytool-{version}-linux-{arch}.tar.gz
+    checksum: sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    binaries: [mytool]
+"""
+
+RETURN = r"""
+version:
+  description: The version now installed.
+  returned: always
+  type: str
+  sample: 1.9.0
+previous_version:
+  description: The version linked before this run, if any.
+  returned: always
+  type: str
+  sample: 1.8.2
+arch:
+  description: The target's architecture, as used in release file names.
+  returned: always
+  type: str
+  sample: amd64
+binaries:
+  description: Installed name of each binary and the file its link points to.
+  returned: always
+  type: dict
+  sample: {node_exporter: /opt/fleetwatch/node_exporter/1.9.0/node_exporter}
+path:
+  description: The versioned install directory.
+  returned: always
+  type: str
+  sample: /opt/fleetwatch/node_exporter/1.9.0
+action:
+  description: What was (or in check mode, would be) done. C(none), C(relink) or C(install).
+  returned: always
+  type: str
+url:
+  description: Where the artifact came from (when it had to be fetched).
+  returned: when an install was needed
+  type: str
+sha256:
+  description: The verified sha256 of the artifact (when it had to be fetched).
+  returned: when an install was needed
+  type: str
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetwatch.observability.plugins.module_utils import artifacts as art
+
+
+def read_marker(path):
+    try:
+        with open(os.path.join(path, art.MARKER)) as handle:
+            return json.load(handle)
+    except (IOError, OSError, ValueError):
+        return None
+
+
+def current_target(link):
+    """Return the file a bin_dir link points to, or None."""
+    if os.path.islink(link):
+        return os.path.realpath(link)
+    return None
+
+
+def version_of_link(install_root, link):
+    """Installed version as seen from the link: <install_root>/<version>/..."""
+    target = current_target(link)
+    if target and target.startswith(install_root.rstrip("/") + "/"):
+        return target[len(install_root.rstrip("/")) + 1:].split("/", 1)[0]
+    return None
+
+
+def relink(links):
+    """Point each link at its target atomically; return True if anything changed."""
+    changed = False
+    for link, target in links.items():
+        if os.path.islink(link) and os.readlink(link) == target:
+            continue
+        if os.path.exists(link) and not os.path.islink(link):
+            # a binary installed by other means: keep it as <name>.fleetwatch-replaced once
+            backup = link + ".fleetwatch-replaced"
+            if not os.path.exists(backup):
+                os.rename(link, backup)
+        tmp = "%s.fleetwatch-tmp" % link
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        os.symlink(target, tmp)
+        os.rename(tmp, link)
+        changed = True
+    return changed
+
+
+def prune(install_root, keep, current):
+    removed = []
+    try:
+        entries = [e for e in os.listdir(install_root) if not e.startswith(".") and e != current]
+    except OSError:
+        return removed
+    entries.sort(key=lambda e: os.path.getmtime(os.path.join(install_root, e)), reverse=True)
+    for entry in entries[max(keep - 1, 0):]:
+        shutil.rmtree(os.path.join(install_root, entry), ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            version=dict(type="str", required=True),
+            url=dict(type="str"),
+            checksum=dict(type="str", no_log=False),
+            mirror=dict(type="str"),
+            binaries=dict(type="list", elements="raw"),
+            extract_all=dict(type="bool"),
+            install_dir=dict(type="path", default="/opt/fleetwatch"),
+            bin_dir=dict(type="path", default="/usr/local/bin"),
+            cache_dir=dict(type="path", default="~/.cache/fleetwatch/artifacts"),
+            keep=dict(type="int", default=2),
+            version_check=dict(type="bool", default=True),
+            validate_certs=dict(type="bool", default=True),
+            timeout=dict(type="int", default=60),
+            src=dict(type="path"),
+            sha256=dict(type="str"),
+            arch=dict(type="str"),
+            url_used=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        arch = art.normalize_arch(p["arch"] or os.uname()[4])
+        version = art.normalize_version(p["version"])
+        entry = art.COMPONENTS.get(p["name"], {})
+        specs = art.binary_specs(p["binaries"] or entry.get("binaries") or [p["name"]], arch, version)
+        extract_all = p["extract_all"] if p["extract_all"] is not None else bool(entry.get("extract_all"))
+        explicit_sha = None
+        if p["checksum"] and "://" not in p["checksum"] and not p["checksum"].startswith("/"):
+            explicit_sha = art.normalize_sha256(p["checksum"])
+    except art.ArtifactError as exc:
+        module.fail_json(msg=str(exc))
+
+    root = os.path.join(p["install_dir"], p["name"])
+    vdir = os.path.join(root, version)
+    previous = None
+    for spec in specs:
+        previous = previous or version_of_link(root, os.path.join(p["bin_dir"], spec["name"]))
+
+    marker = read_marker(vdir)
+    installed_ok = (
+        marker is not None
+        and marker.get("version") == version
+        and marker.get("arch") == arch
+        and (explicit_sha is None or marker.get("sha256") == explicit_sha)
+        and (p["sha256"] is None or marker.get("sha256") == p["sha256"])
+        and all(os.path.exists(os.path.join(vdir, rel)) for rel in marker.get("binaries", {}).values())
+        and sorted(marker.get("binaries", {})) == sorted(s["name"] for s in specs)
+    )
+    result = dict(changed=False, version=version, previous_version=previous, arch=arch, path=vdir)
+
+    if installed_ok:
+        links = dict((os.path.join(p["bin_dir"], b), os.path.join(vdir, rel))
+                     for b, rel in marker["binaries"].items())
+        result["binaries"] = dict((os.path.basename(k), v) for k, v in links.items())
+        if all(os.path.islink(k) and os.readlink(k) == v for k, v in links.items()):
+            result["action"] = "none"
+            module.exit_json(**result)
+        result["action"] = "relink"
+        result["changed"] = True
+        if not module.check_mode:
+            if not os.path.isdir(p["bin_dir"]):
+                os.makedirs(p["bin_dir"], 0o755)
+            relink(links)
+        module.exit_json(**result)
+
+    result["action"] = "install"
+    if p["src"] is None:
+        # Probe (or check mode): tell the controller an archive is needed.
+        result["changed"] = True
+        result["needs_archive"] = True
+        module.exit_json(**result)
+
+    if module.check_mode:
+        result["changed"] = True
+        module.exit_json(**result)
+
+    try:
+        art.verify_sha256(p["src"], p["sha256"], os.path.basename(p["url_used"] or p["src"]))
+        fmt = art.archive_format(os.path.basename(p["url_used"] or p["src"]))
+        if not os.path.isdir(root):
+            os.makedirs(root, 0o755)
+        staging = tempfile.mkdtemp(prefix=".staging-", dir=root)
+        os.chmod(staging, 0o755)
+        try:
+            binaries = art.extract(p["src"], fmt, staging, specs, extract_all)
+            if p["version_check"]:
+                first = os.path.join(staging, binaries[specs[0]["name"]])
+                rc, out, err = module.run_command([first, "--version"])
+                reported = art.parse_version_output(out + "\n" + err)
+                if reported is not None and reported != version:
+                    raise art.ArtifactError(
+                        "%s reports version %s, expected %s: wrong artifact for this version? "
+                        "Nothing was changed." % (specs[0]["name"], reported, version))
+                result["reported_version"] = reported
+            with open(os.path.join(staging, art.MARKER), "w") as handle:
+                json.dump(dict(name=p["name"], version=version, arch=arch, sha256=p["sha256"],
+                               url=p["url_used"], binaries=binaries), handle, sort_keys=True)
+            if os.path.isdir(vdir):
+                shutil.rmtree(vdir)
+            os.rename(staging, vdir)
+        except Exception:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        if not os.path.isdir(p["bin_dir"]):
+            os.makedirs(p["bin_dir"], 0o755)
+        links = dict((os.path.join(p["bin_dir"], b), os.path.join(vdir, rel)) for b, rel in binaries.items())
+        relink(links)
+        result["binaries"] = dict((os.path.basename(k), v) for k, v in links.items())
+        result["removed_versions"] = prune(root, p["keep"], version)
+        result["changed"] = True
+    except art.ArtifactError as exc:
+        module.fail_json(msg=str(exc), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
