@@ -27,6 +27,7 @@ import shutil
 import stat
 import tarfile
 import zipfile
+from zlib import error as zlib_error
 
 GITHUB = "https://github.com"
 
@@ -371,6 +372,14 @@ def match_members(members, specs):
 
 
 def extract(archive, fmt, dest, specs, extract_all=False):
+    """Unpack an artifact; a damaged archive is an ArtifactError (see _extract)."""
+    try:
+        return _extract(archive, fmt, dest, specs, extract_all)
+    except (tarfile.TarError, zipfile.BadZipfile, EOFError, zlib_error) as exc:
+        raise ArtifactError("cannot unpack %s: %s" % (os.path.basename(archive), exc))
+
+
+def _extract(archive, fmt, dest, specs, extract_all=False):
     """Unpack an artifact into ``dest`` (which must exist and be empty).
 
     Without ``extract_all`` only the binaries are written, as ``dest/<name>``. With it, the whole

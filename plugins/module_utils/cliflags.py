@@ -35,7 +35,7 @@ def render(flags):
     if not isinstance(flags, dict):
         raise FlagError("flags must be a mapping of flag name to value, not %r" % (flags,))
     out = []
-    for name in sorted(flags):
+    for name in sorted(flags, key=lambda n: str(n).lstrip("-")):
         value = flags[name]
         key = str(name)
         if key.startswith("--"):

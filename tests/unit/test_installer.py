@@ -1,0 +1,213 @@
+"""The shared installer end to end on the local filesystem: the target-side module
+(plugins/modules/artifact_install.py) and the controller-side cache of the action plugin.
+
+The archives here are built by the tests; their "binary" is a shell script that prints a version
+line like the real programs do, so the module's version check runs for real.
+"""
+import io
+import json
+import os
+import tarfile
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.fleetwatch.observability.plugins.action import artifact_install as action
+from ansible_collections.fleetwatch.observability.plugins.module_utils import artifacts as art
+from ansible_collections.fleetwatch.observability.plugins.modules import artifact_install as module
+
+
+def release(folder, version, reported=None, name="tool"):
+    """A release-shaped archive whose binary reports `reported` (default: version)."""
+    script = ("#!/bin/sh\necho '%s, version %s (branch: HEAD, revision: test)'\n" % (name, reported or version)).encode()
+    path = os.path.join(str(folder), "%s-%s.linux-amd64.tar.gz" % (name, version))
+    with tarfile.open(path, "w:gz") as tar:
+        for member, data in (("%s-%s.linux-amd64/%s" % (name, version, name), script),
+                             ("%s-%s.linux-amd64/LICENSE" % (name, version), b"license")):
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            info.mode = 0o755
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def run(capsys, **args):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            module.main()
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    install, bindir = tmp_path / "opt", tmp_path / "bin"
+    return {"install_dir": str(install), "bin_dir": str(bindir), "name": "tool", "binaries": ["tool"],
+            "url": "https://example.invalid/tool-{version}.linux-{arch}.tar.gz", "arch": "x86_64"}
+
+
+def install(capsys, dirs, archive, version, **extra):
+    args = dict(dirs, version=version, src=archive, sha256=art.sha256_file(archive),
+                url_used=os.path.basename(archive), **extra)
+    return run(capsys, **args)
+
+
+def link_of(dirs):
+    return os.readlink(os.path.join(dirs["bin_dir"], "tool"))
+
+
+def test_install_then_rerun_changes_nothing(tmp_path, capsys, dirs):
+    archive = release(tmp_path, "1.0.0")
+    first = install(capsys, dirs, archive, "1.0.0")
+    assert first["changed"] is True and first["action"] == "install"
+    assert first["reported_version"] == "1.0.0"
+    assert link_of(dirs) == os.path.join(dirs["install_dir"], "tool", "1.0.0", "tool")
+    marker = json.load(open(os.path.join(dirs["install_dir"], "tool", "1.0.0", art.MARKER)))
+    assert marker["version"] == "1.0.0" and marker["sha256"] == art.sha256_file(archive)
+    # the probe of a rerun: installed, nothing to transfer
+    probe = run(capsys, **dict(dirs, version="1.0.0"))
+    assert probe["changed"] is False and probe["action"] == "none"
+    assert "needs_archive" not in probe
+    assert probe["previous_version"] == "1.0.0"
+
+
+def test_probe_asks_for_the_archive_when_version_differs(tmp_path, capsys, dirs):
+    install(capsys, dirs, release(tmp_path, "1.0.0"), "1.0.0")
+    probe = run(capsys, **dict(dirs, version="v2.0.0"))
+    assert probe["needs_archive"] is True
+    assert probe["previous_version"] == "1.0.0"
+    assert probe["arch"] == "amd64"
+    assert link_of(dirs).endswith("/1.0.0/tool")
+
+
+def test_upgrade_then_downgrade_to_a_kept_version_only_relinks(tmp_path, capsys, dirs):
+    install(capsys, dirs, release(tmp_path, "1.0.0"), "1.0.0")
+    up = install(capsys, dirs, release(tmp_path, "2.0.0"), "2.0.0")
+    assert up["changed"] and up["previous_version"] == "1.0.0"
+    assert link_of(dirs).endswith("/2.0.0/tool")
+    down = run(capsys, **dict(dirs, version="1.0.0"))  # no archive given: 1.0.0 is still on disk
+    assert down["changed"] is True and down["action"] == "relink"
+    assert link_of(dirs).endswith("/1.0.0/tool")
+
+
+def test_old_versions_are_pruned(tmp_path, capsys, dirs):
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        result = install(capsys, dirs, release(tmp_path, version), version, keep=2)
+    assert result["removed_versions"] == ["1.0.0"]
+    assert sorted(v for v in os.listdir(os.path.join(dirs["install_dir"], "tool")) if not v.startswith(".")) == [
+        "1.1.0", "1.2.0"]
+
+
+def test_wrong_checksum_leaves_the_installed_version(tmp_path, capsys, dirs):
+    install(capsys, dirs, release(tmp_path, "1.0.0"), "1.0.0")
+    archive = release(tmp_path, "2.0.0")
+    result = run(capsys, **dict(dirs, version="2.0.0", src=archive, sha256="0" * 64, url_used=os.path.basename(archive)))
+    assert result["failed"] is True
+    assert "sha256 mismatch" in result["msg"]
+    assert link_of(dirs).endswith("/1.0.0/tool")
+    assert not os.path.exists(os.path.join(dirs["install_dir"], "tool", "2.0.0"))
+
+
+def test_binary_reporting_another_version_is_refused(tmp_path, capsys, dirs):
+    install(capsys, dirs, release(tmp_path, "1.0.0"), "1.0.0")
+    result = install(capsys, dirs, release(tmp_path, "3.0.0", reported="2.9.9"), "3.0.0")
+    assert result["failed"] is True
+    assert "reports version 2.9.9, expected 3.0.0" in result["msg"]
+    assert link_of(dirs).endswith("/1.0.0/tool")
+    assert not os.path.exists(os.path.join(dirs["install_dir"], "tool", "3.0.0"))
+
+
+def test_check_mode_changes_nothing(tmp_path, capsys, dirs):
+    archive = release(tmp_path, "1.0.0")
+    result = install(capsys, dirs, archive, "1.0.0", _ansible_check_mode=True)
+    assert result["changed"] is True
+    assert not os.path.exists(dirs["bin_dir"])
+    assert not os.path.exists(os.path.join(dirs["install_dir"], "tool", "1.0.0"))
+
+
+def test_a_binary_installed_by_other_means_is_kept_aside(tmp_path, capsys, dirs):
+    os.makedirs(dirs["bin_dir"])
+    with open(os.path.join(dirs["bin_dir"], "tool"), "w") as handle:
+        handle.write("old")
+    install(capsys, dirs, release(tmp_path, "1.0.0"), "1.0.0")
+    assert link_of(dirs).endswith("/1.0.0/tool")
+    assert open(os.path.join(dirs["bin_dir"], "tool.fleetwatch-replaced")).read() == "old"
+
+
+def test_explicit_sha256_different_from_installed_asks_for_archive(tmp_path, capsys, dirs):
+    install(capsys, dirs, release(tmp_path, "1.0.0"), "1.0.0")
+    probe = run(capsys, **dict(dirs, version="1.0.0", checksum="sha256:" + "1" * 64))
+    assert probe["needs_archive"] is True
+
+
+@pytest.mark.parametrize("bad,message", [
+    ({"version": "latest"}, "invalid version"),
+    ({"version": "1.0.0", "arch": "mips"}, "unsupported architecture"),
+    ({"version": "1.0.0", "checksum": "nope"}, "invalid sha256"),
+])
+def test_bad_input_fails_clearly(capsys, dirs, bad, message):
+    result = run(capsys, **dict(dirs, **bad))
+    assert result["failed"] is True
+    assert message in result["msg"]
+
+
+# --- controller cache (action plugin) -------------------------------------------------------
+
+def mirror_with(tmp_path, version="1.0.0"):
+    mirror = tmp_path / "mirror"
+    folder = mirror / "tool" / version
+    folder.mkdir(parents=True)
+    archive = release(folder, version)
+    (folder / "sha256sums.txt").write_text("%s  %s\n" % (art.sha256_file(archive), os.path.basename(archive)))
+    return mirror, archive
+
+
+def resolve(mirror, version="1.0.0", **kw):
+    return art.resolve("tool", version, "x86_64", url=kw.pop("url", None), mirror=str(mirror),
+                       table={"tool": {"url": "https://example.invalid/tool-{version}.linux-{arch}.tar.gz",
+                                       "checksums": "sha256sums.txt", "binaries": ["tool"]}}, **kw)
+
+
+def test_cache_downloads_once_and_verifies(tmp_path):
+    mirror, archive = mirror_with(tmp_path)
+    cache = tmp_path / "cache"
+    path, sha = action.cached_artifact(resolve(mirror), str(cache))
+    assert sha == art.sha256_file(archive)
+    assert open(path, "rb").read() == open(archive, "rb").read()
+    os.unlink(archive)  # the mirror is no longer needed: the cache serves the next host
+    again, _ = action.cached_artifact(resolve(mirror), str(cache))
+    assert again == path
+
+
+def test_cache_drops_a_corrupted_download(tmp_path):
+    mirror, archive = mirror_with(tmp_path)
+    cache = tmp_path / "cache"
+    path, _ = action.cached_artifact(resolve(mirror), str(cache))
+    with open(path, "ab") as handle:
+        handle.write(b"tampered")
+    with pytest.raises(art.ArtifactError, match="sha256 mismatch"):
+        action.cached_artifact(resolve(mirror), str(cache))
+    assert not os.path.exists(path)
+    # the next run downloads a good copy again
+    assert action.cached_artifact(resolve(mirror), str(cache))[1] == art.sha256_file(archive)
+
+
+def test_cache_explicit_checksum_wrong(tmp_path):
+    mirror, _ = mirror_with(tmp_path)
+    with pytest.raises(art.ArtifactError, match="sha256 mismatch"):
+        action.cached_artifact(resolve(mirror, checksum="f" * 64), str(tmp_path / "cache"))
+
+
+def test_cache_missing_artifact_and_missing_checksum_entry(tmp_path):
+    mirror, _ = mirror_with(tmp_path)
+    with pytest.raises(art.ArtifactError, match="does not exist"):
+        action.cached_artifact(resolve(mirror, version="9.9.9"), str(tmp_path / "cache"))
+    (mirror / "tool" / "1.0.0" / "sha256sums.txt").write_text("%s  other.tar.gz\n" % ("1" * 64))
+    with pytest.raises(art.ArtifactError, match="lists no sha256 for tool-1.0.0.linux-amd64.tar.gz"):
+        action.cached_artifact(resolve(mirror), str(tmp_path / "cache2"))
+
+
+def test_fetch_reports_unreachable_urls(tmp_path):
+    with pytest.raises(art.ArtifactError, match="cannot download http://127.0.0.1:9/x"):
+        action.fetch("http://127.0.0.1:9/x", str(tmp_path / "x"), timeout=2)
+    assert not os.path.exists(str(tmp_path / "x.part"))
