@@ -26,7 +26,9 @@ options:
 EXAMPLES = r"""
 - name: Unit of node_exporter
   ansible.builtin.debug:
-    msg: "{{ {'description': 'node_exporter', 'user': 'node_exporter', 'exec_start': ['/usr/local/bin/node_exporter']} | fleetwatch.observability.systemd_unit }}"
+    msg: >-
+      {{ {'description': 'node_exporter', 'user': 'node_exporter', 'exec_start': ['/usr/local/bin/node_exporter']}
+         | fleetwatch.observability.systemd_unit }}
 """
 
 RETURN = r"""

@@ -1,0 +1,62 @@
+# fleetwatch.observability: the two set-up commands are `make up` and `make test` (run as root on
+# Debian). Each installs what it needs (apt packages, .venv, test image, artifact mirror) and
+# reuses what is already there.
+SHELL := /bin/bash
+export CONTAINERS_CONF := $(CURDIR)/harness/containers.conf
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
+export ANSIBLE_FORCE_COLOR := 0
+export PY_COLORS := 0
+SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+
+.PHONY: help up down urls test lint unit molecule deps image mirror tools bench docs clean
+
+help:
+	@echo "make up      - local lab of podman test hosts with the whole stack (playbooks/site.yml), URLs printed"
+	@echo "make test    - lint, unit tests and every Molecule scenario ($(SCENARIOS))"
+	@echo "make down    - remove the lab;  make bench - converge/no-op timings;  make docs - role variable docs"
+
+deps:
+	@bash harness/harness.sh all
+
+up: deps
+	@bash harness/lab.sh up
+
+down:
+	@bash harness/lab.sh down
+
+urls:
+	@bash harness/lab.sh urls
+
+test: deps lint unit molecule
+
+lint:
+	yamllint -s .
+	ansible-lint --profile production
+	python3 harness/docs.py --check
+
+unit:
+	@rc=0; python -m pytest -q tests || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=1; fi; exit $$rc
+
+molecule:
+	@failed=""; for s in $(SCENARIOS); do \
+	  echo "=== molecule test -s $$s"; start=$$(date +%s); \
+	  molecule test -s $$s || failed="$$failed $$s"; \
+	  echo "=== $$s took $$(( $$(date +%s) - start ))s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "failed scenarios:$$failed"; exit 1; fi; \
+	echo "molecule: $(words $(SCENARIOS)) passed, 0 failed"
+
+image mirror tools:
+	@bash harness/harness.sh $@
+
+bench: deps
+	@bash benchmarks/run.sh
+
+docs:
+	python3 harness/docs.py
+
+clean: down
+	rm -rf .cache/artifacts .cache/mirror .cache/tools
