@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Converge and no-op rerun times, per role on one fresh test host and for the whole lab.
+#   benchmarks/run.sh                 all roles listed in benchmarks/roles.txt, then the lab
+#   BENCH_ROLES="node_exporter" benchmarks/run.sh   some roles only;  BENCH_LAB=0 skips the lab
+# Results are appended to benchmarks/results.md. The no-op run must report changed=0, or the
+# benchmark fails (a benchmark of a non-idempotent role would be meaningless).
+# The lab part recreates the lab (lab.sh down, then up twice).
+# Reference: prometheus.prometheus.node_exporter, no-op rerun on one such test host: about 17 s
+# (figure from the project brief; that collection is not installable here).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+export CONTAINERS_CONF="$here/harness/containers.conf" PATH="$here/.venv/bin:$PATH"
+export ANSIBLE_CONFIG="$here/ansible.cfg" ANSIBLE_COLLECTIONS_PATH="$here/.cache/collections"
+IMAGE=${FLEETWATCH_TEST_IMAGE:-localhost/fleetwatch-debian:trixie}
+NET=fleetwatch-bench
+results="$here/benchmarks/results.md"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+roles=${BENCH_ROLES:-$(grep -v '^#' "$here/benchmarks/roles.txt" | xargs)}
+now() { date +%s.%N; }
+secs() { python3 -c "print('%.1f' % ($2 - $1))"; }
+changed_of() { grep -Eo 'changed=[0-9]+' "$1" | awk -F= '{s+=$2} END {print s+0}'; }
+
+[ -f "$results" ] || printf '# Benchmarks\n\nMachine: 2 cores; test hosts are podman system containers reached with the podman connection (no pipelining).\n\n| date | what | hosts | converge (s) | no-op rerun (s) | changed on rerun |\n| --- | --- | --- | --- | --- | --- |\n' >"$results"
+
+podman network exists "$NET" || podman network create "$NET" >/dev/null
+for role in $roles; do
+  host="fw-bench-${role//_/-}"
+  podman rm -f "$host" >/dev/null 2>&1 || true
+  podman run -d --name "$host" --hostname "$host" --network "$NET" --privileged --systemd=always "$IMAGE" /sbin/init >/dev/null
+  podman exec "$host" systemctl is-system-running --wait >/dev/null 2>&1 || true
+  cat >"$tmp/inventory.yml" <<INV
+all:
+  hosts:
+    $host:
+      ansible_connection: containers.podman.podman
+  vars:
+    fleetwatch_artifact_mirror: $here/.cache/mirror
+    fleetwatch_artifact_cache_dir: $here/.cache/artifacts
+INV
+  if [ -f "$here/benchmarks/prepare_$role.yml" ]; then
+    ansible-playbook -i "$tmp/inventory.yml" "$here/benchmarks/prepare_$role.yml" >"$tmp/prepare.log"
+  fi
+  t0=$(now); ansible-playbook -i "$tmp/inventory.yml" "$here/benchmarks/role.yml" -e bench_role="$role" >"$tmp/first.log"; t1=$(now)
+  ansible-playbook -i "$tmp/inventory.yml" "$here/benchmarks/role.yml" -e bench_role="$role" >"$tmp/second.log"; t2=$(now)
+  podman rm -f "$host" >/dev/null
+  c=$(changed_of "$tmp/second.log")
+  row="| $(date -u +%F) | role $role | 1 | $(secs "$t0" "$t1") | $(secs "$t1" "$t2") | $c |"
+  echo "$row" | tee -a "$results"
+  [ "$c" = 0 ] || { echo "benchmark: the no-op rerun of $role changed $c things" >&2; cat "$tmp/second.log" >&2; exit 1; }
+done
+podman network rm "$NET" >/dev/null 2>&1 || true
+
+if [ "${BENCH_LAB:-1}" = 1 ]; then
+  n=$(ansible-inventory -i "$here/inventories/lab/hosts.yml" --list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["_meta"]["hostvars"]))')
+  bash "$here/harness/lab.sh" down
+  t0=$(now); bash "$here/harness/lab.sh" up >"$tmp/lab1.log" 2>&1; t1=$(now)
+  bash "$here/harness/lab.sh" up >"$tmp/lab2.log" 2>&1; t2=$(now)
+  c=$(changed_of "$tmp/lab2.log")
+  row="| $(date -u +%F) | lab (site.yml, make up) | $n | $(secs "$t0" "$t1") | $(secs "$t1" "$t2") | $c |"
+  echo "$row" | tee -a "$results"
+  [ "$c" = 0 ] || { echo "benchmark: the no-op rerun of the lab changed $c things" >&2; exit 1; }
+fi
