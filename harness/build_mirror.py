@@ -37,6 +37,10 @@ PACKAGES = {
 }
 
 
+# Older releases from other Debian suites, so that upgrades and downgrades run with real binaries.
+EXTRA_SUITES = {"node_exporter": ["bookworm"]}
+
+
 def upstream_version(debian_version):
     """'1:2.53.3+ds1-2+b1' -> '2.53.3'"""
     version = debian_version.split(":", 1)[-1].rsplit("-", 1)[0]
@@ -47,45 +51,68 @@ def run(*cmd, **kw):
     return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, universal_newlines=True, **kw).stdout
 
 
+def download(names, work, suite=None):
+    """Download packages (of the image's suite, or another one) into work; return name -> deb."""
+    os.makedirs(work, exist_ok=True)
+    run("apt-get", "download", "-qq", *["%s/%s" % (n, suite) if suite else n for n in names], cwd=work)
+    return {f.split("_", 1)[0]: os.path.join(work, f) for f in os.listdir(work) if f.endswith(".deb")}
+
+
 def main(mirror):
     arch = artifacts.normalize_arch(os.uname().machine)
+    suites = sorted(set(s for lst in EXTRA_SUITES.values() for s in lst))
+    if suites:
+        with open("/etc/apt/sources.list.d/fleetwatch-extra.sources", "w") as out:
+            out.write("Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\n"
+                      "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n" % " ".join(suites))
     run("apt-get", "update", "-qq")
     work = tempfile.mkdtemp()
     names = sorted(set([pkg for pkg, _ in PACKAGES.values()] + [
         path.split(":", 1)[0] for _, bins in PACKAGES.values() for path in bins.values() if ":" in path]))
-    run("apt-get", "download", "-qq", *names, cwd=work)
-    debs = {f.split("_", 1)[0]: os.path.join(work, f) for f in os.listdir(work) if f.endswith(".deb")}
+    builds = [(None, download(names, os.path.join(work, "default")))]
+    for suite in suites:
+        wanted = sorted(set(p for c, (p, b) in PACKAGES.items() if suite in EXTRA_SUITES.get(c, [])
+                            for p in [p] + [x.split(":", 1)[0] for x in b.values() if ":" in x]))
+        builds.append((suite, download(wanted, os.path.join(work, suite), suite)))
     versions = {}
-    for component, (package, binaries) in sorted(PACKAGES.items()):
-        deb = debs[package]
-        version = upstream_version(run("dpkg-deb", "-f", deb, "Version").strip())
-        trees = {}
-        for pkg in set([package] + [p.split(":", 1)[0] for p in binaries.values() if ":" in p]):
-            trees[pkg] = os.path.join(work, "tree-" + pkg)
-            run("dpkg-deb", "-x", debs[pkg], trees[pkg])
-        info = artifacts.resolve(component, version, arch)
-        top = re.sub(r"\.(tar\.gz|tgz)$", "", info["filename"])
-        outdir = os.path.join(mirror, component, version)
-        os.makedirs(outdir, exist_ok=True)
-        archive = os.path.join(outdir, info["filename"])
-        with tarfile.open(archive, "w:gz") as tar:
-            for name, path in binaries.items():
-                pkg, path = path.split(":", 1) if ":" in path else (package, path)
-                tar.add(os.path.join(trees[pkg], path), arcname="%s/%s" % (top, name))
-            note = ("Built for the fleetwatch test mirror from Debian package %s %s.\n"
-                    "Not an upstream release archive.\n" % (package, version)).encode()
-            ti = tarfile.TarInfo("%s/NOTICE.fleetwatch-mirror" % top)
-            ti.size = len(note)
-            tar.addfile(ti, io.BytesIO(note))
-        digest = artifacts.sha256_file(archive)
-        with open(os.path.join(outdir, "sha256sums.txt"), "w") as out:
-            out.write("%s  %s\n" % (digest, info["filename"]))
-        versions[component] = version
-        print("%-18s %-8s %s" % (component, version, info["filename"]))
+    for suite, debs in builds:
+        for component, (package, binaries) in sorted(PACKAGES.items()):
+            if suite and suite not in EXTRA_SUITES.get(component, []):
+                continue
+            pack(mirror, arch, debs, component, package, binaries, versions)
     with open(os.path.join(mirror, "versions.yml"), "w") as out:
         out.write("---\n# Versions in this mirror (made from Debian packages)\n")
-        for component, version in sorted(versions.items()):
-            out.write("%s: %s\n" % (component, version))
+        for component, found in sorted(versions.items()):
+            out.write("%s: [%s]\n" % (component, ", ".join(found)))
+
+
+def pack(mirror, arch, debs, component, package, binaries, versions):
+    """Repack one Debian package as the upstream release archive, with its sha256sums.txt."""
+    deb = debs[package]
+    version = upstream_version(run("dpkg-deb", "-f", deb, "Version").strip())
+    trees = {}
+    for pkg in set([package] + [p.split(":", 1)[0] for p in binaries.values() if ":" in p]):
+        trees[pkg] = os.path.join(os.path.dirname(debs[pkg]), "tree-" + pkg)
+        run("dpkg-deb", "-x", debs[pkg], trees[pkg])
+    info = artifacts.resolve(component, version, arch)
+    top = re.sub(r"\.(tar\.gz|tgz)$", "", info["filename"])
+    outdir = os.path.join(mirror, component, version)
+    os.makedirs(outdir, exist_ok=True)
+    archive = os.path.join(outdir, info["filename"])
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, path in binaries.items():
+            pkg, path = path.split(":", 1) if ":" in path else (package, path)
+            tar.add(os.path.join(trees[pkg], path), arcname="%s/%s" % (top, name))
+        note = ("Built for the fleetwatch test mirror from Debian package %s %s.\n"
+                "Not an upstream release archive.\n" % (package, version)).encode()
+        ti = tarfile.TarInfo("%s/NOTICE.fleetwatch-mirror" % top)
+        ti.size = len(note)
+        tar.addfile(ti, io.BytesIO(note))
+    digest = artifacts.sha256_file(archive)
+    with open(os.path.join(outdir, "sha256sums.txt"), "w") as out:
+        out.write("%s  %s\n" % (digest, info["filename"]))
+    versions.setdefault(component, []).append(version)
+    print("%-18s %-8s %s" % (component, version, info["filename"]))
 
 
 if __name__ == "__main__":

@@ -74,10 +74,12 @@ mirror() {
   fi
   image
   log "building the artifact mirror in .cache/mirror from Debian $SUITE packages"
-  rm -rf "$dir"; mkdir -p "$dir"
-  podman run --rm --network=host -v "$here:/src:ro" -v "$dir:/mirror" "$IMAGE" \
+  # built aside and swapped in, so that running tests keep a complete mirror meanwhile
+  rm -rf "$dir.new"; mkdir -p "$dir.new"
+  podman run --rm --network=host -v "$here:/src:ro" -v "$dir.new:/mirror" "$IMAGE" \
     python3 /src/harness/build_mirror.py /mirror
-  sha256sum "$here/harness/build_mirror.py" | cut -d' ' -f1 >"$dir/.complete"
+  sha256sum "$here/harness/build_mirror.py" | cut -d' ' -f1 >"$dir.new/.complete"
+  rm -rf "$dir.old"; [ -d "$dir" ] && mv "$dir" "$dir.old"; mv "$dir.new" "$dir"; rm -rf "$dir.old"
 }
 
 # promtool/amtool for the controller (rule unit tests in pytest), taken from the mirror's archives.
