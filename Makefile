@@ -29,7 +29,9 @@ down:
 urls:
 	@bash harness/lab.sh urls
 
-test: deps lint unit molecule
+# -k: every part runs and reports even when an earlier one fails; the exit status says if any did.
+test: deps
+	@$(MAKE) --no-print-directory -k lint unit molecule
 
 lint:
 	yamllint -s .
