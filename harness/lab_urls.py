@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """Print what runs where in the lab: one URL per service, from the inventory's groups."""
 import json
+import ssl
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 
 # group -> (port variable, default port, path)
 SERVICES = [
@@ -27,6 +31,20 @@ def ip_of(host, network):
     return (nets.get(network) or {}).get("IPAddress")
 
 
+def probe(url):
+    """Ask the URL once (3 s): 'up', 'up (auth required)' or why not."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # lab certificates are self-signed
+    try:
+        with urllib.request.urlopen(url, timeout=3, context=context) as response:
+            return "up" if response.status == 200 else "HTTP %d" % response.status
+    except urllib.error.HTTPError as exc:
+        return "up (auth required)" if exc.code == 401 else "HTTP %d" % exc.code
+    except Exception as exc:  # refused, timeout, DNS
+        return "DOWN (%s)" % getattr(exc, "reason", exc)
+
+
 def port_of(value, default):
     if value is None:
         return default
@@ -45,6 +63,7 @@ def main(inventory_file, network):
             found += members(child)
         return sorted(set(found))
 
+    down = 0
     print("\nfleetwatch lab: what runs where (from this machine)")
     for group, var, default, path in SERVICES:
         for host in members(group):
@@ -53,9 +72,18 @@ def main(inventory_file, network):
             tls = hv.get(group + "_tls_cert_file")
             scheme = "https" if tls else "http"
             port = port_of(hv.get(var), default)
-            print("  %-18s %-14s %s://%s:%d%s" % (group, host, scheme, ip, port, path))
+            url = "%s://%s:%d%s" % (scheme, ip, port, path)
+            state = probe(url)
+            for _ in range(10):  # a service restarted by the play may need a few seconds
+                if not state.startswith("DOWN"):
+                    break
+                time.sleep(1)
+                state = probe(url)
+            down += state.startswith("DOWN")
+            print("  %-18s %-14s %-40s %s" % (group, host, url, state))
     print()
+    return 1 if down else 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    sys.exit(main(sys.argv[1], sys.argv[2]))
