@@ -88,12 +88,18 @@ def cached_artifact(info, cache_dir, timeout=60, validate_certs=True):
         os.makedirs(folder, 0o755)
     path = os.path.join(folder, info["filename"])
     with _Lock(path + ".lock"):
+        # The checksum list is fetched together with the archive, never reused for a new
+        # download: a rebuilt mirror or a re-published release must not meet a stale list.
+        downloaded = False
+        if not os.path.exists(path):
+            fetch(info["url"], path, timeout, validate_certs)
+            downloaded = True
         expected = info["sha256"]
         if expected is None:
             sums = os.path.join(folder, "checksums-%s-%s" % (
                 art.hashlib.sha256(info["checksum_url"].encode()).hexdigest()[:12],
                 os.path.basename(info["checksum_url"])))
-            if not os.path.exists(sums):
+            if downloaded or not os.path.exists(sums):
                 fetch(info["checksum_url"], sums, timeout, validate_certs)
             with open(sums) as handle:
                 text = handle.read()
@@ -102,8 +108,6 @@ def cached_artifact(info, cache_dir, timeout=60, validate_certs=True):
             except art.ArtifactError as exc:
                 os.unlink(sums)
                 raise art.ArtifactError("%s (%s)" % (exc, info["checksum_url"]))
-        if not os.path.exists(path):
-            fetch(info["url"], path, timeout, validate_certs)
         try:
             art.verify_sha256(path, expected, info["url"])
         except art.ArtifactError:

@@ -134,12 +134,19 @@ changed_files:
   returned: always
   type: list
   elements: str
+created_files:
+  description: Files that did not exist before (in check mode, would be created).
+  returned: always
+  type: list
+  elements: str
 content_changed:
   description: Files whose content changed (a reason to reload or restart).
   returned: always
   type: list
   elements: str
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetwatch.observability.plugins.module_utils import servicesetup as ss
@@ -174,7 +181,8 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    result = dict(changed=False, user_created=False, changed_directories=[], changed_files=[], content_changed=[])
+    result = dict(changed=False, user_created=False, changed_directories=[], changed_files=[], content_changed=[],
+                  created_files=[])
     diffs = []
     try:
         directories = [ss.normalise_dir(d) for d in p["directories"]]
@@ -189,6 +197,7 @@ def main():
                     result["changed"] = True
                     result["changed_directories"] = [d["path"] for d in directories]
                     result["changed_files"] = result["content_changed"] = [f["path"] for f in files]
+                    result["created_files"] = [f["path"] for f in files if not os.path.exists(f["path"])]
                     module.exit_json(**result)
                 rc, out, err = module.run_command(ss.useradd_command(name, p["user_home"], comment=p["user_comment"]))
                 if rc != 0:
@@ -206,6 +215,8 @@ def main():
                 result["changed_files"].append(f["path"])
             if content_changed:
                 result["content_changed"].append(f["path"])
+                if before is None:  # there was no file
+                    result["created_files"].append(f["path"])
                 if module._diff and not f["secret"]:
                     diffs.append(dict(before_header=f["path"], after_header=f["path"],
                                       before=before or "", after=f["content"]))

@@ -211,3 +211,17 @@ def test_fetch_reports_unreachable_urls(tmp_path):
     with pytest.raises(art.ArtifactError, match="cannot download http://127.0.0.1:9/x"):
         action.fetch("http://127.0.0.1:9/x", str(tmp_path / "x"), timeout=2)
     assert not os.path.exists(str(tmp_path / "x.part"))
+
+
+def test_cache_after_the_mirror_is_rebuilt(tmp_path):
+    """A new archive (new sha256) in the mirror is checked against the new list, not a cached one."""
+    mirror, archive = mirror_with(tmp_path)
+    cache = tmp_path / "cache"
+    path, first = action.cached_artifact(resolve(mirror), str(cache))
+    os.unlink(path)  # e.g. dropped after a failed run
+    with open(archive, "ab") as handle:  # the rebuilt archive differs...
+        handle.write(b"\0" * 64)
+    sums = mirror / "tool" / "1.0.0" / "sha256sums.txt"  # ...and so does its list
+    sums.write_text("%s  %s\n" % (art.sha256_file(archive), os.path.basename(archive)))
+    _, second = action.cached_artifact(resolve(mirror), str(cache))
+    assert second == art.sha256_file(archive) != first
