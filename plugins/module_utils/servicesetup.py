@@ -111,6 +111,13 @@ def normalise_file(item):
     }
 
 
+def _lstat(path):
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
+
+
 def _needs_attrs(st, uid, gid, mode):
     return st.st_uid != uid or st.st_gid != gid or stat.S_IMODE(st.st_mode) != mode
 
@@ -118,10 +125,7 @@ def _needs_attrs(st, uid, gid, mode):
 def ensure_directory(d, check_mode=False):
     """Create or fix a directory; return True when something changed (or would)."""
     uid, gid = uid_of(d["owner"]), gid_of(d["group"])
-    try:
-        st = os.lstat(d["path"])
-    except OSError:
-        st = None
+    st = _lstat(d["path"])
     if st is not None and not stat.S_ISDIR(st.st_mode):
         raise SetupError("%s exists and is not a directory" % d["path"])
     if st is not None and not _needs_attrs(st, uid, gid, d["mode"]):
@@ -156,10 +160,7 @@ def ensure_file(f, run_validate=None, check_mode=False):
     uid, gid = uid_of(f["owner"]), gid_of(f["group"])
     new = f["content"].encode("utf-8")
     old = read_bytes(f["path"])
-    try:
-        st = os.lstat(f["path"])
-    except OSError:
-        st = None
+    st = _lstat(f["path"])
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise SetupError("%s exists and is not a regular file" % f["path"])
     content_changed = old != new
