@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fnmatch
 import grp
 import os
 import pwd
@@ -81,12 +82,35 @@ def normalise_dir(item):
     path = str(item["path"])
     if not os.path.isabs(path):
         raise SetupError("directory %r is not an absolute path" % path)
+    purge = item.get("purge") or None
+    if purge is not None and ("/" in str(purge) or not str(purge).strip()):
+        raise SetupError("purge of %s must be a file name pattern such as '*.yml', not %r" % (path, purge))
     return {
         "path": os.path.normpath(path),
         "owner": check_user_name(item.get("owner") or "root"),
         "group": check_user_name(item.get("group") or "root"),
         "mode": parse_mode(item.get("mode") or "0755"),
+        "purge": purge,
     }
+
+
+def purge_directory(d, keep, check_mode=False):
+    """Remove the files of a managed directory that match its purge pattern and are not in keep.
+
+    Returns the removed (or, in check mode, to be removed) paths, sorted.
+    """
+    if not d.get("purge") or not os.path.isdir(d["path"]):
+        return []
+    keep = set(os.path.normpath(k) for k in keep)
+    doomed = []
+    for name in sorted(os.listdir(d["path"])):
+        path = os.path.join(d["path"], name)
+        if fnmatch.fnmatch(name, d["purge"]) and os.path.isfile(path) and not os.path.islink(path) and path not in keep:
+            doomed.append(path)
+    if not check_mode:
+        for path in doomed:
+            os.unlink(path)
+    return doomed
 
 
 def normalise_file(item):

@@ -54,6 +54,12 @@ options:
         description: Octal mode as a string.
         type: raw
         default: "0755"
+      purge:
+        description:
+          - A file name pattern (for example C(*.yml)). Files of this directory that match it and are not in
+            O(files) or O(secret_files) are removed, so files the collection once deployed and the user no
+            longer wants disappear (a managed directory).
+        type: str
   files:
     description: Files, written after the directories.
     type: list
@@ -87,6 +93,7 @@ options:
     description:
       - Files with secrets (passwords, keys), with the same suboptions as O(files). Their
         content is never logged nor shown in a diff; give them modes like C(0600) or C(0640).
+      - They are written before O(files), so that a configuration validated on its way in can read them.
     type: list
     elements: dict
     default: []
@@ -139,6 +146,11 @@ created_files:
   returned: always
   type: list
   elements: str
+removed_files:
+  description: Files removed from managed (purged) directories.
+  returned: always
+  type: list
+  elements: str
 content_changed:
   description: Files whose content changed (a reason to reload or restart).
   returned: always
@@ -174,6 +186,7 @@ def main():
                 owner=dict(type="str", default="root"),
                 group=dict(type="str", default="root"),
                 mode=dict(type="raw", default="0755"),
+                purge=dict(type="str"),
             )),
             files=dict(type="list", elements="dict", default=[], options=file_options(False)),
             secret_files=dict(type="list", elements="dict", default=[], options=file_options(True)),
@@ -182,12 +195,12 @@ def main():
     )
     p = module.params
     result = dict(changed=False, user_created=False, changed_directories=[], changed_files=[], content_changed=[],
-                  created_files=[])
+                  created_files=[], removed_files=[])
     diffs = []
     try:
         directories = [ss.normalise_dir(d) for d in p["directories"]]
-        files = [ss.normalise_file(f) for f in p["files"]]
-        files += [ss.normalise_file(dict(f, secret=True)) for f in p["secret_files"]]
+        files = [ss.normalise_file(dict(f, secret=True)) for f in p["secret_files"]]
+        files += [ss.normalise_file(f) for f in p["files"]]
         if p["user"]:
             name = ss.check_user_name(p["user"])
             if not ss.user_exists(name):
@@ -220,9 +233,12 @@ def main():
                 if module._diff and not f["secret"]:
                     diffs.append(dict(before_header=f["path"], after_header=f["path"],
                                       before=before or "", after=f["content"]))
+        for d in directories:
+            result["removed_files"] += ss.purge_directory(d, [f["path"] for f in files], module.check_mode)
     except ss.SetupError as exc:
         module.fail_json(msg=str(exc), **result)
-    result["changed"] = bool(result["user_created"] or result["changed_directories"] or result["changed_files"])
+    result["changed"] = bool(result["user_created"] or result["changed_directories"] or result["changed_files"]
+                             or result["removed_files"])
     if diffs:
         result["diff"] = diffs
     module.exit_json(**result)

@@ -193,3 +193,22 @@ def test_unit_renders_hardening_and_reload():
 def test_unit_bad_input(change, message):
     with pytest.raises(systemdunit.UnitError, match=message):
         systemdunit.render(dict(SPEC, **change))
+
+
+def test_purge_removes_only_unwanted_matching_files(tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for name in ("keep.yml", "old.yml", "notes.txt"):
+        (rules / name).write_text("x")
+    (rules / "sub.yml").mkdir()
+    d = ss.normalise_dir({"path": str(rules), "owner": ME, "group": MYGROUP, "purge": "*.yml"})
+    assert ss.purge_directory(d, [str(rules / "keep.yml")], check_mode=True) == [str(rules / "old.yml")]
+    assert (rules / "old.yml").exists()
+    assert ss.purge_directory(d, [str(rules / "keep.yml")]) == [str(rules / "old.yml")]
+    assert sorted(os.listdir(rules)) == ["keep.yml", "notes.txt", "sub.yml"]
+    assert ss.purge_directory(d, [str(rules / "keep.yml")]) == []
+
+
+def test_purge_pattern_must_be_a_name():
+    with pytest.raises(ss.SetupError, match="file name pattern"):
+        ss.normalise_dir({"path": "/etc/x", "purge": "../*.yml"})
