@@ -62,6 +62,11 @@ def scrape_jobs(spec, groups, hostvars, scrape_user="prometheus", include=None):
         raise AnsibleFilterError("scrape jobs: %s" % exc)
 
 
+def file_sd_target(target):
+    """{address, instance} -> one file_sd entry."""
+    return {"targets": [target["address"]], "labels": {"instance": target["instance"]}}
+
+
 class FilterModule(object):
     def filters(self):
-        return {"scrape_jobs": scrape_jobs}
+        return {"scrape_jobs": scrape_jobs, "file_sd_target": file_sd_target}
