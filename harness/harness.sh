@@ -18,11 +18,15 @@ host_packages() {
     command -v "$p" >/dev/null 2>&1 || need+=("$p")
   done
   [ -e /usr/share/containers/containers.conf ] || need+=(podman)
+  # netavark and aardvark-dns: the network backend with DNS between the test hosts.
+  for p in /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns; do
+    [ -x "$p" ] || need+=("$(basename "$p")")
+  done
   if [ ${#need[@]} -gt 0 ]; then
     log "installing host packages: ${need[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      podman runc debootstrap curl ca-certificates uidmap >/dev/null
+      podman runc debootstrap curl ca-certificates uidmap netavark aardvark-dns >/dev/null
   fi
 }
 
@@ -44,8 +48,19 @@ collection_link() {
   [ -L "$d/observability" ] || ln -sfn ../../../.. "$d/observability"
 }
 
+# The image is rebuilt when this recipe changes (its hash is a label of the image).
+image_recipe() { { declare -f image; echo "$SUITE"; } | sha256sum | cut -c1-16; }
+
 image() {
-  if podman image exists "$IMAGE"; then return; fi
+  local recipe; recipe=$(image_recipe)
+  if podman image exists "$IMAGE"; then
+    case "$IMAGE" in
+      localhost/*)
+        [ "$(podman image inspect -f '{{ index .Config.Labels "fleetwatch.recipe" }}' "$IMAGE" 2>/dev/null)" = "$recipe" ] && return
+        log "image $IMAGE is from an older recipe: rebuilding" ;;
+      *) return ;;
+    esac
+  fi
   case "$IMAGE" in
     localhost/*) ;;
     *) log "pulling $IMAGE"; podman pull "$IMAGE"; return ;;
@@ -60,9 +75,16 @@ image() {
   # A container needs no getty, no udev and no timers that download things.
   chroot "$root" systemctl mask getty@tty1.service console-getty.service \
     systemd-udevd.service apt-daily.timer apt-daily-upgrade.timer >/dev/null 2>&1 || true
+  # The mirror's Alertmanager is Debian's build (see build_mirror.py), which reads its default
+  # notification template from /usr/share/prometheus/alertmanager/ where upstream's embeds it:
+  # the test hosts carry those files (default.tmpl, email.tmpl), taken from the same Debian package.
+  chroot "$root" sh -c 'cd /tmp && apt-get update -qq && apt-get download -qq prometheus-alertmanager \
+    && dpkg-deb --fsys-tarfile prometheus-alertmanager_*.deb | tar -x -C / ./usr/share/prometheus/alertmanager/ \
+    && rm -f prometheus-alertmanager_*.deb' >>"$cache/debootstrap.log" 2>&1 \
+    || { tail -20 "$cache/debootstrap.log" >&2; rm -rf "$root"; exit 1; }
   echo 'fleetwatch-test' >"$root/etc/hostname"
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-  tar -C "$root" -c . | podman import --change 'CMD ["/sbin/init"]' - "$IMAGE" >/dev/null
+  tar -C "$root" -c . | podman import --change 'CMD ["/sbin/init"]' --change "LABEL fleetwatch.recipe=$recipe" - "$IMAGE" >/dev/null
   rm -rf "$root"
   log "image $IMAGE ready"
 }

@@ -5,8 +5,16 @@ an ad-hoc Ansible call (over a second each). For hosts reached with the podman c
 ``host`` fixture switches to Testinfra's own podman backend (``podman exec``), which runs the
 same commands in the same container. Other hosts (ssh, a live fleet) keep the Ansible backend.
 """
+import os
+import sys
+
 import pytest
 import testinfra
+
+# The collection's module_utils (PromQL selectors, ...) are importable as in tests/unit.
+COLLECTIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache", "collections")
+if COLLECTIONS not in sys.path:
+    sys.path.insert(0, COLLECTIONS)
 
 PODMAN_CONNECTIONS = ("podman", "containers.podman.podman")
 

@@ -54,21 +54,3 @@ def alerts(rendered):
                     found.append((name, rule))
     return found
 
-
-FUNCTIONS = {
-    "rate", "irate", "increase", "sum", "avg", "max", "min", "count", "by", "on", "and", "or", "unless", "without",
-    "group_left", "group_right", "ignoring", "predict_linear", "max_over_time", "min_over_time", "avg_over_time",
-    "vector", "absent", "bool", "offset", "histogram_quantile", "label_replace", "time", "delta", "deriv", "topk",
-    "bottomk", "abs", "clamp_min", "clamp_max", "count_over_time", "sum_over_time", "group", "changes", "resets",
-}
-
-
-def selectors(expr):
-    """Metric names an expression selects (label names, functions and keywords left out)."""
-    text = re.sub(r"\{[^}]*\}", "", expr)          # label matchers
-    text = re.sub(r"\[[^\]]*\]", "", text)          # range selectors
-    text = re.sub(r"\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
-    text = re.sub(r'"[^"]*"', "", text)
-    text = re.sub(r"\b\d+(\.\d+)?([eE][+-]?\d+)?\b", " ", text)  # numbers, 1e3 included
-    names = re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", text)
-    return sorted(set(n for n in names if n not in FUNCTIONS))
