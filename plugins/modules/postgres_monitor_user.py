@@ -80,7 +80,7 @@ updated:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetwatch.observability.plugins.module_utils.safelog import SafeLogModule as AnsibleModule
 from ansible_collections.fleetwatch.observability.plugins.module_utils import pgroles
 
 

@@ -86,7 +86,7 @@ failed_queries:
   sample: [{instance: main, query: pg_app, error: 'relation "orders" does not exist'}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetwatch.observability.plugins.module_utils.safelog import SafeLogModule as AnsibleModule
 from ansible_collections.fleetwatch.observability.plugins.module_utils import pgroles
 
 DEPRECATED = ("postgres_exporter: the custom-queries file (--extend.query-path) is deprecated upstream and may "
