@@ -10,8 +10,8 @@ import urllib.request
 
 # group -> (port variable, default port, path)
 SERVICES = [
-    ("prometheus", "prometheus_web_listen_address", 9090, "/"),
-    ("alertmanager", "alertmanager_web_listen_address", 9093, "/"),
+    ("prometheus", "prometheus_listen_address", 9090, "/"),
+    ("alertmanager", "alertmanager_listen_address", 9093, "/"),
     ("grafana", "grafana_http_port", 3000, "/"),
     ("loki", "loki_http_listen_port", 3100, "/ready"),
     ("tempo", "tempo_http_listen_port", 3200, "/ready"),

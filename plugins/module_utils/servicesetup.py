@@ -230,11 +230,21 @@ def _validate_content(f, data, run_validate):
         os.unlink(tmp)
 
 
+def _tool_of(command):
+    """The first two words of a validate command (of its script, for ``sh -c SCRIPT``)."""
+    parts = shlex.split(command)
+    if len(parts) > 2 and os.path.basename(parts[0]) in ("sh", "bash") and parts[1] == "-c":
+        parts = shlex.split(parts[2])
+    return " ".join(parts[:2])
+
+
 def _check(f, tmp, run_validate):
     cmd = [part.replace("%s", tmp) for part in shlex.split(f["validate"])]
     rc, out, err = run_validate(cmd)
     if rc != 0:
-        message = (err or "").strip() or (out or "").strip()
+        # Tools differ in where they explain: amtool prints the reason on stdout and a summary on stderr.
+        message = "\n".join(part for part in ((out or "").strip(), (err or "").strip()) if part)
         raise SetupError(
             "%s was not changed: the new content failed validation (%s):\n%s"
-            % (f["path"], " ".join(shlex.split(f["validate"])[:2]), message.replace(tmp, f["path"] + " (new)")))
+            % (f["path"], _tool_of(f["validate"]),
+               message.replace(tmp, f["path"] + " (new)").replace(os.path.basename(tmp), os.path.basename(f["path"]) + " (new)")))

@@ -69,6 +69,18 @@ def test_failed_validation_keeps_the_old_file(tmp_path):
     assert ss.ensure_file(good, validator)[0] is True
 
 
+def test_failed_validation_reports_stdout_and_stderr_and_the_tool_of_a_script(tmp_path):
+    def validator(cmd):
+        return 1, "route: undefined receiver \"nowhere\"\n", "amtool: error: failed to validate 1 file(s)\n"
+    bad = a_file(tmp_path / "am.yml", "x\n", validate="/bin/sh -c 'amtool check-config %s && amtool config routes test'")
+    with pytest.raises(ss.SetupError) as err:
+        ss.ensure_file(bad, validator)
+    assert "(amtool check-config)" in str(err.value)
+    assert 'undefined receiver "nowhere"' in str(err.value)
+    assert "failed to validate 1 file(s)" in str(err.value)
+    assert not (tmp_path / "am.yml").exists()
+
+
 @pytest.mark.parametrize("item,message", [
     ({"path": "relative/x", "content": "a"}, "not an absolute path"),
     ({"path": "/x"}, "has no content"),

@@ -1,0 +1,227 @@
+"""The metrics path end to end, read from the live services.
+
+fw-mon-mon1: Prometheus (basic auth), Alertmanager, node_exporter; fw-mon-am2: the second
+Alertmanager, node_exporter, the test's webhook receiver; fw-mon-app1: node_exporter.
+Every HTTP call runs with curl inside a test host. The tests read the services' own APIs; the
+alert path test stops a real node_exporter and waits for the real notification.
+"""
+import base64
+import json
+import time
+
+import pytest
+import testinfra
+
+from ansible_collections.fleetwatch.observability.plugins.module_utils import promql
+
+PROM_AUTH = "admin:admin-secret-pw"
+NOT_DEPLOYED_GROUPS = ("fleetwatch-postgres", "fleetwatch-redis", "fleetwatch-logs-traces")
+BUNDLE_GROUPS = {"fleetwatch-targets", "fleetwatch-node", "fleetwatch-postgres", "fleetwatch-redis",
+                 "fleetwatch-prometheus", "fleetwatch-alertmanager", "fleetwatch-logs-traces"}
+
+
+@pytest.fixture(scope="module")
+def mon():
+    return testinfra.get_host("podman://fw-mon-mon1")
+
+
+@pytest.fixture(scope="module")
+def am2():
+    return testinfra.get_host("podman://fw-mon-am2")
+
+
+@pytest.fixture(scope="module")
+def app1():
+    return testinfra.get_host("podman://fw-mon-app1")
+
+
+def get_json(host, url, auth=None, data=None):
+    args = ["curl", "-sf", "--max-time", "10"]
+    if auth:
+        args += ["-u", auth]
+    if data is not None:
+        args += ["-H", "Content-Type: application/json", "--data-binary", json.dumps(data)]
+    args.append(url)
+    out = host.run(" ".join(["%s"] * len(args)), *args)
+    assert out.rc == 0, "%s: rc %d %s" % (url, out.rc, out.stderr)
+    return json.loads(out.stdout) if out.stdout.strip() else None
+
+
+def prom(host, path, **params):
+    query = "&".join("%s=%s" % (k, v) for k, v in params.items())
+    return get_json(host, "http://127.0.0.1:9090/api/v1/%s%s" % (path, "?" + query if query else ""), PROM_AUTH)["data"]
+
+
+def promql_query(host, expr):
+    out = host.run("curl -sf --max-time 10 -u %s --data-urlencode %s http://127.0.0.1:9090/api/v1/query",
+                   PROM_AUTH, "query=" + expr)
+    assert out.rc == 0, out.stderr
+    return json.loads(out.stdout)["data"]["result"]
+
+
+def wait_for(what, check, timeout=90, interval=1.0):
+    """Call check() until it returns a true value; fail with the last value after timeout."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail("timed out after %ss waiting for %s (last: %r)" % (timeout, what, value))
+
+
+def notifications(am2, path):
+    out = am2.check_output("cat /var/lib/fw-webhook/received.jsonl 2>/dev/null || true")
+    return [n for n in (json.loads(line) for line in out.splitlines() if line.strip()) if n["path"] == path]
+
+
+def test_every_inventory_target_is_up(mon):
+    expected = {("node_exporter", "fw-mon-mon1"), ("node_exporter", "fw-mon-am2"), ("node_exporter", "fw-mon-app1"),
+                ("prometheus", "fw-mon-mon1"), ("alertmanager", "fw-mon-mon1"), ("alertmanager", "fw-mon-am2")}
+
+    def targets():
+        active = prom(mon, "targets")["activeTargets"]
+        found = {(t["labels"]["job"], t["labels"]["instance"]): t["health"] for t in active}
+        return found if set(found) == expected and set(found.values()) == {"up"} else None
+    wait_for("every target up", targets, timeout=60)
+
+
+def test_prometheus_refuses_requests_without_credentials(mon):
+    url = "http://127.0.0.1:9090/api/v1/targets"
+    assert mon.check_output("curl -s -o /dev/null -w %s %s", "%{http_code}", url) == "401"
+    assert mon.check_output("curl -s -o /dev/null -w %s -u admin:wrong %s", "%{http_code}", url) == "401"
+    assert mon.check_output("curl -s -o /dev/null -w %s -u %s %s", "%{http_code}", PROM_AUTH, url) == "200"
+
+
+def test_bundle_groups_loaded_and_healthy(mon):
+    def groups():
+        data = prom(mon, "rules")["groups"]
+        rules = [r for g in data for r in g["rules"]]
+        evaluated = all(r.get("lastEvaluation", "").startswith("2") and not r["lastEvaluation"].startswith("0001") for r in rules)
+        return data if evaluated else None
+    data = wait_for("every rule evaluated", groups, timeout=30)
+    assert BUNDLE_GROUPS <= {g["name"] for g in data}
+    unhealthy = [(r["name"], r.get("lastError")) for g in data for r in g["rules"] if r["health"] != "ok"]
+    assert unhealthy == []
+
+
+def test_no_alert_but_the_watchdog_would_fire(mon):
+    """Each alert's expression, evaluated now on the real exporters, returns nothing, whatever its
+    `for:`; only the Watchdog fires (read from the alerts API)."""
+    rules = [r for g in prom(mon, "rules")["groups"] for r in g["rules"] if r["type"] == "alerting"]
+    results = {r["name"]: promql_query(mon, r["query"]) for r in rules}
+    assert results.pop("Watchdog")
+    assert {name: res for name, res in results.items() if res} == {}
+    firing = [a["labels"]["alertname"] for a in prom(mon, "alerts")["alerts"] if a["state"] == "firing"]
+    assert firing == ["Watchdog"]
+
+
+def test_every_selector_of_the_bundle_matches_series(mon):
+    """No selector of the bundle matches nothing on the exporters that run here (components that
+    are not deployed in this scenario, PostgreSQL, Redis, Loki, Tempo, are left out)."""
+    empty = []
+    for group in prom(mon, "rules")["groups"]:
+        if group["name"] not in BUNDLE_GROUPS or group["name"] in NOT_DEPLOYED_GROUPS:
+            continue
+        for rule in group["rules"]:
+            for selector in promql.selectors(rule["query"]):
+                if not promql_query(mon, "count(%s)" % selector):
+                    empty.append((rule["name"], selector))
+    assert empty == []
+
+
+def test_prometheus_sends_to_both_alertmanagers(mon):
+    def alertmanagers():
+        active = prom(mon, "alertmanagers")["activeAlertmanagers"]
+        return sorted(a["url"] for a in active) if len(active) == 2 else None
+    urls = wait_for("two alertmanagers", alertmanagers, timeout=30)
+    assert [u.split("//")[1].split(":")[0] for u in urls] == ["fw-mon-am2", "fw-mon-mon1"]
+
+
+def test_alertmanagers_form_a_cluster(mon, am2):
+    for name, host in (("fw-mon-mon1", mon), ("fw-mon-am2", am2)):
+        def status(host=host):
+            cluster = get_json(host, "http://127.0.0.1:9093/api/v2/status")["cluster"]
+            return cluster if cluster["status"] == "ready" and len(cluster.get("peers", [])) == 2 else None
+        wait_for("a ready cluster of two on %s" % name, status, timeout=60)
+
+
+def test_receiver_secrets_are_in_files_only(mon):
+    config = mon.file("/etc/alertmanager/alertmanager.yml")
+    assert "hook-secret-pw" not in config.content_string
+    assert "http://fw-mon-am2:8080/ops" not in config.content_string
+    secret = mon.file("/etc/alertmanager/secrets/ops-webhook-0-password")
+    assert secret.content_string == "hook-secret-pw"
+    assert (secret.user, secret.group, secret.mode) == ("root", "alertmanager", 0o640)
+
+
+@pytest.mark.parametrize("unit", ["prometheus", "alertmanager"])
+def test_units_are_hardened(mon, unit):
+    out = mon.check_output("systemd-analyze security %s.service --no-pager | tail -1", unit)
+    score = float(out.split("exposure level for %s.service: " % unit)[1].split()[0])
+    assert score <= 2.0, out
+
+
+def test_the_watchdog_reaches_its_receiver(am2):
+    def watchdog():
+        return [n for n in notifications(am2, "/watchdog") if n["payload"]["commonLabels"].get("alertname") == "Watchdog"]
+    received = wait_for("a Watchdog notification", watchdog, timeout=60)
+    assert received[0]["payload"]["commonLabels"]["cluster"] == "molecule"
+
+
+def test_inhibitions(mon):
+    """Critical inhibits the warning of the same alert and instance; a down instance inhibits its
+    other alerts. Alerts are posted to Alertmanager's API with a unique instance."""
+    now = time.time()
+    ends = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 120))
+    alerts = [
+        {"labels": {"alertname": "HostCpuHigh", "severity": "critical", "instance": "fw-inhibit-1"}},
+        {"labels": {"alertname": "HostCpuHigh", "severity": "warning", "instance": "fw-inhibit-1"}},
+        {"labels": {"alertname": "InstanceDown", "severity": "critical", "instance": "fw-inhibit-2"}},
+        {"labels": {"alertname": "HostMemoryHigh", "severity": "warning", "instance": "fw-inhibit-2"}},
+        {"labels": {"alertname": "HostMemoryHigh", "severity": "warning", "instance": "fw-inhibit-3"}},
+    ]
+    for alert in alerts:
+        alert["endsAt"] = ends
+    get_json(mon, "http://127.0.0.1:9093/api/v2/alerts", data=alerts)
+
+    def states():
+        found = get_json(mon, "http://127.0.0.1:9093/api/v2/alerts?filter=" + "instance%3D~%22fw-inhibit-.%22")
+        result = {(a["labels"]["alertname"], a["labels"]["severity"], a["labels"]["instance"]): a["status"]["state"]
+                  for a in found}
+        return result if len(result) == 5 and "unprocessed" not in result.values() else None
+    assert wait_for("the posted alerts", states, timeout=30) == {
+        ("HostCpuHigh", "critical", "fw-inhibit-1"): "active",
+        ("HostCpuHigh", "warning", "fw-inhibit-1"): "suppressed",
+        ("InstanceDown", "critical", "fw-inhibit-2"): "active",
+        ("HostMemoryHigh", "warning", "fw-inhibit-2"): "suppressed",
+        ("HostMemoryHigh", "warning", "fw-inhibit-3"): "active",
+    }
+
+
+def test_instance_down_alert_is_delivered_and_resolved(mon, am2, app1):
+    """node_exporter stopped on fw-mon-app1: InstanceDown fires in Prometheus and reaches the ops
+    webhook (critical route, with basic auth from the secret file) with the expected labels;
+    started again, the resolved notification arrives too."""
+    def for_app1(status):
+        def check():
+            return [n for n in notifications(am2, "/ops")
+                    if n["payload"]["status"] == status and any(
+                        a["labels"].get("alertname") == "InstanceDown" and a["labels"].get("instance") == "fw-mon-app1"
+                        and a["status"] == status for a in n["payload"]["alerts"])]
+        return check
+
+    assert for_app1("firing")() == []
+    app1.check_output("systemctl stop node_exporter")
+    try:
+        firing = wait_for("InstanceDown delivered", for_app1("firing"), timeout=120)
+    finally:
+        app1.check_output("systemctl start node_exporter")
+    alert = [a for a in firing[0]["payload"]["alerts"] if a["labels"]["alertname"] == "InstanceDown"][0]
+    assert alert["labels"] == {"alertname": "InstanceDown", "instance": "fw-mon-app1", "job": "node_exporter",
+                               "severity": "critical", "cluster": "molecule"}
+    assert alert["annotations"]["summary"] == "Instance fw-mon-app1 is down"
+    assert alert["annotations"]["runbook_url"].endswith("/instancedown")
+    assert firing[0]["authorization"] == "Basic " + base64.b64encode(b"alertmanager:hook-secret-pw").decode()
+    wait_for("InstanceDown resolved", for_app1("resolved"), timeout=120)
