@@ -8,7 +8,9 @@ import time
 import urllib.error
 import urllib.request
 
-# group -> (port variable, default port, path)
+# group -> (port variable, default port, path); the path printed is also the one probed, except
+# where PROBE names another (Prometheus' UI is missing from Debian's build in the lab's mirror).
+PROBE = {"prometheus": "/-/ready", "alertmanager": "/-/ready"}
 SERVICES = [
     ("prometheus", "prometheus_listen_address", 9090, "/"),
     ("alertmanager", "alertmanager_listen_address", 9093, "/"),
@@ -73,12 +75,13 @@ def main(inventory_file, network):
             scheme = "https" if tls else "http"
             port = port_of(hv.get(var), default)
             url = "%s://%s:%d%s" % (scheme, ip, port, path)
-            state = probe(url)
+            probe_url = url[:-len(path)] + PROBE.get(group, path)
+            state = probe(probe_url)
             for _ in range(10):  # a service restarted by the play may need a few seconds
                 if not state.startswith("DOWN"):
                     break
                 time.sleep(1)
-                state = probe(url)
+                state = probe(probe_url)
             down += state.startswith("DOWN")
             print("  %-18s %-14s %-40s %s" % (group, host, url, state))
     print()
