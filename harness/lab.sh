@@ -29,8 +29,9 @@ up() {
   for h in "${started[@]}"; do
     podman exec "$h" systemctl is-system-running --wait >/dev/null 2>&1 || true
   done
-  log "running playbooks/site.yml"
-  (cd "$here" && ansible-playbook -i "$INVENTORY/hosts.yml" playbooks/site.yml "$@")
+  log "running harness/lab_databases.yml (the lab's PostgreSQL and Redis), then playbooks/site.yml"
+  (cd "$here" && ansible-playbook -i "$INVENTORY/hosts.yml" harness/lab_databases.yml "$@" \
+     && ansible-playbook -i "$INVENTORY/hosts.yml" playbooks/site.yml "$@")
   urls
 }
 
