@@ -12,21 +12,48 @@ SUITE=${FLEETWATCH_TEST_SUITE:-trixie}
 DEBIAN_MIRROR=${FLEETWATCH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 log() { printf '\033[1m[harness]\033[0m %s\n' "$*" >&2; }
 
+# Every host package the harness, Molecule and the lab use, with the command (or file) each must
+# provide. Installed explicitly (a fresh Debian 12 machine has none of them: without iptables,
+# netavark fails every container start with "No such file or directory"), then checked.
+HOST_PACKAGES=(
+  "podman:podman"                          # the test hosts (system containers)
+  "runc:runc"                              # crun refuses hybrid cgroups on these machines
+  "netavark:/usr/lib/podman/netavark"      # network backend with DNS between the test hosts
+  "aardvark-dns:/usr/lib/podman/aardvark-dns"
+  "iptables:iptables"                      # netavark programs the networks' NAT with it
+  "uidmap:newuidmap"
+  "debootstrap:debootstrap"                # the test-host image
+  "curl:curl"
+  "ca-certificates:/etc/ssl/certs/ca-certificates.crt"
+  "openssl:openssl"                        # test certificates (Molecule prepare, mutual TLS)
+  "git:git"                                # make bench / fresh-clone checks
+  "make:make"
+  "tar:tar"
+  "coreutils:sha256sum"
+)
+
+have() { case "$1" in /*) [ -e "$1" ] ;; *) command -v "$1" >/dev/null 2>&1 ;; esac; }
+
 host_packages() {
-  local need=()
-  for p in podman runc debootstrap curl; do
-    command -v "$p" >/dev/null 2>&1 || need+=("$p")
+  local need=() spec
+  for spec in "${HOST_PACKAGES[@]}"; do
+    have "${spec#*:}" || need+=("${spec%%:*}")
   done
   [ -e /usr/share/containers/containers.conf ] || need+=(podman)
-  # netavark and aardvark-dns: the network backend with DNS between the test hosts.
-  for p in /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns; do
-    [ -x "$p" ] || need+=("$(basename "$p")")
-  done
+  python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+  mapfile -t need < <(printf "%s\n" "${need[@]}" | sort -u | sed "/^$/d")
   if [ ${#need[@]} -gt 0 ]; then
     log "installing host packages: ${need[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      podman runc debootstrap curl ca-certificates uidmap netavark aardvark-dns >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+  local missing=()
+  for spec in "${HOST_PACKAGES[@]}"; do
+    have "${spec#*:}" || missing+=("${spec#*:} (Debian package ${spec%%:*})")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "still missing after apt-get install: ${missing[*]}"
+    exit 1
   fi
 }
 
