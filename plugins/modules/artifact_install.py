@@ -77,7 +77,11 @@ options:
     type: path
     default: ~/.cache/fleetwatch/artifacts
   keep:
-    description: How many installed versions to keep, the current one included.
+    description:
+      - How many installed versions to keep, the current one included. With the default V(2), the
+        current version and the previous one (the version that was current before the last
+        switch, the rollback target) stay; older ones are removed after an install.
+      - The order of switches is recorded in C(<install_dir>/<name>/.fleetwatch-versions.json).
     type: int
     default: 2
   version_check:
@@ -231,14 +235,58 @@ def relink(links):
     return changed
 
 
-def prune(install_root, keep, current):
-    removed = []
+STATE = ".fleetwatch-versions.json"
+
+
+def read_state(install_root):
+    """The install root's record of switches: {"history": [current, previous, ...]}, or None."""
     try:
-        entries = [e for e in os.listdir(install_root) if not e.startswith(".") and e != current]
+        with open(os.path.join(install_root, STATE)) as handle:
+            state = json.load(handle)
+    except (IOError, OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or not isinstance(state.get("history"), list):
+        return None
+    return state
+
+
+def record_switch(install_root, version, previous):
+    """Record that `version` is now current; the version current before it goes next in line.
+
+    The history (newest first, each version once) is what prune() keeps: the current version,
+    then the one it replaced, and so on. Roots installed before the history existed start from
+    the version the links pointed to (`previous`).
+    """
+    state = read_state(install_root)
+    history = state["history"] if state else ([previous] if previous else [])
+    history = [version] + [v for v in history if v != version and isinstance(v, str)]
+    tmp = os.path.join(install_root, STATE + ".tmp")
+    with open(tmp, "w") as handle:
+        json.dump({"history": history}, handle)
+    os.rename(tmp, os.path.join(install_root, STATE))
+    return history
+
+
+def prune(install_root, keep, current):
+    """Remove the version directories beyond the `keep` last current ones (current included).
+
+    Which versions were current, and in which order, comes from the root's history (see
+    record_switch), not from directory times: after upgrade -> downgrade -> upgrade the
+    rollback target is the version current before the last switch, however old its directory.
+    """
+    removed = []
+    state = read_state(install_root)
+    history = state["history"] if state else []
+    if not history or history[0] != current:
+        history = [current] + [v for v in history if v != current]
+    kept = set(history[:max(keep, 1)])
+    try:
+        entries = sorted(e for e in os.listdir(install_root) if not e.startswith("."))
     except OSError:
         return removed
-    entries.sort(key=lambda e: os.path.getmtime(os.path.join(install_root, e)), reverse=True)
-    for entry in entries[max(keep - 1, 0):]:
+    for entry in entries:
+        if entry in kept or not os.path.isdir(os.path.join(install_root, entry)):
+            continue
         shutil.rmtree(os.path.join(install_root, entry), ignore_errors=True)
         removed.append(entry)
     return removed
@@ -312,6 +360,7 @@ def main():
             if not os.path.isdir(p["bin_dir"]):
                 os.makedirs(p["bin_dir"], 0o755)
             relink(links)
+            record_switch(root, version, previous)
         module.exit_json(**result)
 
     result["action"] = "install"
@@ -356,6 +405,7 @@ def main():
             os.makedirs(p["bin_dir"], 0o755)
         links = dict((os.path.join(p["bin_dir"], b), os.path.join(vdir, rel)) for b, rel in binaries.items())
         relink(links)
+        record_switch(root, version, previous)
         result["binaries"] = dict((os.path.basename(k), v) for k, v in links.items())
         result["removed_versions"] = prune(root, p["keep"], version)
         result["changed"] = True

@@ -98,6 +98,70 @@ def test_old_versions_are_pruned(tmp_path, capsys, dirs):
         "1.1.0", "1.2.0"]
 
 
+def versions_on_disk(dirs):
+    root = os.path.join(dirs["install_dir"], "tool")
+    return sorted(v for v in os.listdir(root) if not v.startswith("."))
+
+
+def aged_install(capsys, tmp_path, dirs, version, when, **extra):
+    """Install, then date the new version's directory `when` seconds into the epoch, as if the
+    installs had happened far apart (the order of the switches is what matters, not mtimes)."""
+    result = install(capsys, dirs, release(tmp_path, version), version, **extra)
+    os.utime(os.path.join(dirs["install_dir"], "tool", version), (when, when))
+    return result
+
+
+def switch(capsys, dirs, version, **extra):
+    """Go back to a kept version: no archive, only the links change."""
+    result = run(capsys, **dict(dirs, version=version, **extra))
+    assert result["action"] == "relink", result
+    return result
+
+
+def test_upgrade_downgrade_upgrade_keeps_the_real_rollback_target(tmp_path, capsys, dirs):
+    aged_install(capsys, tmp_path, dirs, "1.0.0", 1000)
+    aged_install(capsys, tmp_path, dirs, "2.0.0", 2000)   # upgrade
+    switch(capsys, dirs, "1.0.0")                          # downgrade: 2.0.0 was bad
+    up = aged_install(capsys, tmp_path, dirs, "3.0.0", 3000)  # upgrade again, from 1.0.0
+    assert up["previous_version"] == "1.0.0"
+    # 1.0.0 was current before this switch: it is the rollback target and must stay, although
+    # 2.0.0's directory is newer.
+    assert up["removed_versions"] == ["2.0.0"]
+    assert versions_on_disk(dirs) == ["1.0.0", "3.0.0"]
+    back = switch(capsys, dirs, "1.0.0")
+    assert back["changed"] is True and link_of(dirs).endswith("/1.0.0/tool")
+
+
+def test_keep_one_keeps_only_the_current_version(tmp_path, capsys, dirs):
+    aged_install(capsys, tmp_path, dirs, "1.0.0", 1000, keep=1)
+    result = aged_install(capsys, tmp_path, dirs, "2.0.0", 2000, keep=1)
+    assert result["removed_versions"] == ["1.0.0"]
+    assert versions_on_disk(dirs) == ["2.0.0"]
+
+
+def test_keep_three_keeps_the_last_three_current_versions(tmp_path, capsys, dirs):
+    aged_install(capsys, tmp_path, dirs, "1.0.0", 1000, keep=3)
+    aged_install(capsys, tmp_path, dirs, "2.0.0", 2000, keep=3)
+    aged_install(capsys, tmp_path, dirs, "3.0.0", 3000, keep=3)
+    assert versions_on_disk(dirs) == ["1.0.0", "2.0.0", "3.0.0"]
+    switch(capsys, dirs, "1.0.0", keep=3)   # history: 1.0.0, 3.0.0, 2.0.0
+    result = aged_install(capsys, tmp_path, dirs, "4.0.0", 4000, keep=3)
+    # current 4.0.0, then 1.0.0 (current before), then 3.0.0; 2.0.0 is the oldest switch
+    assert result["removed_versions"] == ["2.0.0"]
+    assert versions_on_disk(dirs) == ["1.0.0", "3.0.0", "4.0.0"]
+
+
+def test_history_starts_from_the_linked_version_on_an_older_install(tmp_path, capsys, dirs):
+    """A root installed before the history existed: the linked version is the previous one."""
+    aged_install(capsys, tmp_path, dirs, "1.0.0", 2000)
+    aged_install(capsys, tmp_path, dirs, "0.9.0", 3000)
+    switch(capsys, dirs, "1.0.0")
+    os.unlink(os.path.join(dirs["install_dir"], "tool", module.STATE))
+    result = aged_install(capsys, tmp_path, dirs, "2.0.0", 4000)
+    assert result["removed_versions"] == ["0.9.0"]
+    assert versions_on_disk(dirs) == ["1.0.0", "2.0.0"]
+
+
 def test_wrong_checksum_leaves_the_installed_version(tmp_path, capsys, dirs):
     install(capsys, dirs, release(tmp_path, "1.0.0"), "1.0.0")
     archive = release(tmp_path, "2.0.0")
