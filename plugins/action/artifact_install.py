@@ -37,28 +37,81 @@ def _local_path(location):
     return None
 
 
+class CacheError(art.ArtifactError):
+    """The controller cache itself failed (not the artifact): unwritable, full, locked out."""
+
+
+def _cache_error(path, exc):
+    reason = getattr(exc, "strerror", None) or to_native(exc)
+    return CacheError(
+        "cannot use the controller's artifact cache at %s: %s (cache_dir, fleetwatch_artifact_cache_dir "
+        "in the roles, must be a writable directory with room for the artifact)" % (path, reason))
+
+
+_BLOCK = 1024 * 1024
+
+
+def _copy(src, out, location, tmp):
+    """Copy src to out; a read error is the download's, a write error the cache's."""
+    while True:
+        try:
+            block = src.read(_BLOCK)
+        except Exception as exc:  # socket, TLS, HTTP and OS errors of the source alike
+            raise art.ArtifactError("cannot download %s: %s" % (location, to_native(exc)))
+        if not block:
+            return
+        try:
+            out.write(block)
+        except (IOError, OSError) as exc:
+            raise _cache_error(tmp, exc)
+
+
 def fetch(location, dest, timeout=60, validate_certs=True):
-    """Copy a URL or a local path to dest atomically."""
+    """Copy a URL or a local path to dest atomically.
+
+    An unreachable or missing source is an ArtifactError naming the source; a cache that cannot
+    be written (permissions, disk full) is a CacheError naming the cache file.
+    """
     tmp = dest + ".part"
     local = _local_path(location)
     try:
-        if local is not None:
-            if not os.path.isfile(local):
-                raise art.ArtifactError("%s does not exist" % local)
-            shutil.copyfile(local, tmp)
-        else:
-            response = open_url(location, timeout=timeout, validate_certs=validate_certs,
-                                http_agent="fleetwatch-artifact-install")
-            with open(tmp, "wb") as out:
-                shutil.copyfileobj(response, out)
-        os.rename(tmp, dest)
-    except art.ArtifactError:
-        raise
-    except Exception as exc:  # urllib, socket and OS errors alike
-        raise art.ArtifactError("cannot download %s: %s" % (location, to_native(exc)))
+        try:
+            out = open(tmp, "wb")
+        except (IOError, OSError) as exc:
+            raise _cache_error(tmp, exc)
+        try:
+            if local is not None:
+                if not os.path.isfile(local):
+                    raise art.ArtifactError("%s does not exist" % local)
+                try:
+                    src = open(local, "rb")
+                except (IOError, OSError) as exc:
+                    raise art.ArtifactError("cannot read %s: %s" % (local, to_native(exc)))
+            else:
+                try:
+                    src = open_url(location, timeout=timeout, validate_certs=validate_certs,
+                                   http_agent="fleetwatch-artifact-install")
+                except Exception as exc:  # urllib, socket and OS errors alike
+                    raise art.ArtifactError("cannot download %s: %s" % (location, to_native(exc)))
+            try:
+                _copy(src, out, location, tmp)
+            finally:
+                src.close()
+        finally:
+            try:
+                out.close()
+            except (IOError, OSError) as exc:  # a delayed write error (disk full on flush)
+                raise _cache_error(tmp, exc)
+        try:
+            os.rename(tmp, dest)
+        except (IOError, OSError) as exc:
+            raise _cache_error(dest, exc)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if os.path.lexists(tmp):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 class _Lock(object):
@@ -67,8 +120,13 @@ class _Lock(object):
         self.handle = None
 
     def __enter__(self):
-        self.handle = open(self.path, "w")
-        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        try:
+            self.handle = open(self.path, "w")
+            fcntl.flock(self.handle, fcntl.LOCK_EX)
+        except (IOError, OSError) as exc:
+            if self.handle is not None:
+                self.handle.close()
+            raise _cache_error(self.path, exc)
         return self
 
     def __exit__(self, *exc):
@@ -76,44 +134,90 @@ class _Lock(object):
         self.handle.close()
 
 
+def cache_folder(info, cache_dir):
+    """<cache_dir>/<name>/<version>/<key of the URL>/: the same file name from another URL (another
+    mirror, a changed archive_url) is another artifact and never reuses this one."""
+    key = art.hashlib.sha256(info["url"].encode("utf-8")).hexdigest()[:16]
+    return os.path.join(os.path.expanduser(cache_dir), info["name"], info["version"], key)
+
+
 def cached_artifact(info, cache_dir, timeout=60, validate_certs=True):
     """Return (path, sha256) of the verified artifact in the controller cache.
 
-    The expected sha256 is the explicit one or the one in the release's checksum file (also
-    cached). A cached archive is verified again each time it is used; on a mismatch it is
-    deleted and the error says so.
+    The cache is keyed by name, version and URL. The expected sha256 is the explicit one or the
+    one in the release's checksum file (fetched with the archive). A cached archive is verified
+    again each time it is used; when it does not match (a pinned checksum changed, a damaged or
+    outdated file), it is downloaded once more, and only a fresh download that does not match
+    fails (and is deleted). Errors of the cache itself (unwritable directory, disk full, lock
+    file denied) are a CacheError naming the path.
     """
-    folder = os.path.join(os.path.expanduser(cache_dir), info["name"], info["version"])
+    folder = cache_folder(info, cache_dir)
+    try:
+        return _cached_artifact(info, folder, timeout, validate_certs)
+    except art.ArtifactError:
+        raise
+    except (IOError, OSError) as exc:
+        raise _cache_error(getattr(exc, "filename", None) or folder, exc)
+
+
+def _cached_artifact(info, folder, timeout, validate_certs):
     if not os.path.isdir(folder):
-        os.makedirs(folder, 0o755)
+        os.makedirs(folder, 0o755)  # an OSError here is named by cached_artifact
     path = os.path.join(folder, info["filename"])
     with _Lock(path + ".lock"):
-        # The checksum list is fetched together with the archive, never reused for a new
-        # download: a rebuilt mirror or a re-published release must not meet a stale list.
         downloaded = False
-        if not os.path.exists(path):
-            fetch(info["url"], path, timeout, validate_certs)
-            downloaded = True
-        expected = info["sha256"]
-        if expected is None:
-            sums = os.path.join(folder, "checksums-%s-%s" % (
-                art.hashlib.sha256(info["checksum_url"].encode()).hexdigest()[:12],
-                os.path.basename(info["checksum_url"])))
-            if downloaded or not os.path.exists(sums):
-                fetch(info["checksum_url"], sums, timeout, validate_certs)
-            with open(sums) as handle:
-                text = handle.read()
+        while True:
+            # The checksum list is fetched together with the archive, never reused for a new
+            # download: a rebuilt mirror or a re-published release must not meet a stale list.
+            if not os.path.exists(path):
+                fetch(info["url"], path, timeout, validate_certs)
+                downloaded = True
+            expected = _expected_sha256(info, folder, refresh=downloaded, timeout=timeout,
+                                        validate_certs=validate_certs)
             try:
-                expected = art.parse_checksums(text, info["filename"])
-            except art.ArtifactError as exc:
-                os.unlink(sums)
-                raise art.ArtifactError("%s (%s)" % (exc, info["checksum_url"]))
-        try:
-            art.verify_sha256(path, expected, info["url"])
-        except art.ArtifactError:
-            os.unlink(path)
-            raise
-    return path, expected
+                art.verify_sha256(path, expected, info["url"])
+                return path, expected
+            except art.ArtifactError:
+                os.unlink(path)
+                if downloaded:
+                    raise
+                # A cached copy that does not match (a pinned checksum changed, a damaged file):
+                # fetch it once more, with its checksum list, before failing.
+
+
+def _expected_sha256(info, folder, refresh, timeout, validate_certs):
+    if info["sha256"] is not None:
+        return info["sha256"]
+    sums = os.path.join(folder, "checksums-%s-%s" % (
+        art.hashlib.sha256(info["checksum_url"].encode()).hexdigest()[:12],
+        os.path.basename(info["checksum_url"])))
+    if refresh or not os.path.exists(sums):
+        fetch(info["checksum_url"], sums, timeout, validate_certs)
+    with open(sums) as handle:
+        text = handle.read()
+    try:
+        return art.parse_checksums(text, info["filename"])
+    except art.ArtifactError as exc:
+        os.unlink(sums)
+        raise art.ArtifactError("%s (%s)" % (exc, info["checksum_url"]))
+
+
+def controller_artifact(info, args, installed=None):
+    """cached_artifact with the task's settings; any failure is an AnsibleActionFail that says
+    what failed (the artifact, or the cache and its path) and what stays in place."""
+    name = info["name"]
+    try:
+        return cached_artifact(
+            info, args.get("cache_dir") or "~/.cache/fleetwatch/artifacts",
+            timeout=int(args.get("timeout") or 60),
+            validate_certs=bool(args.get("validate_certs", True)))
+    except art.ArtifactError as exc:
+        raise AnsibleActionFail(
+            "%s: %s. Nothing was installed; %s" % (
+                name, to_native(exc),
+                "%s %s stays in place." % (name, installed) if installed else "no version was in place."))
+    except (IOError, OSError) as exc:  # anything cached_artifact did not name (should not happen)
+        raise AnsibleActionFail("%s: the controller's artifact cache failed: %s" % (name, to_native(exc)))
 
 
 class ActionModule(ActionBase):
@@ -151,17 +255,7 @@ class ActionModule(ActionBase):
             result["msg"] = "would install %s %s from %s" % (name, info["version"], info["url"])
             return result
 
-        try:
-            local, sha256 = cached_artifact(
-                info, args.get("cache_dir") or "~/.cache/fleetwatch/artifacts",
-                timeout=int(args.get("timeout") or 60),
-                validate_certs=bool(args.get("validate_certs", True)))
-        except art.ArtifactError as exc:
-            installed = probe.get("previous_version")
-            raise AnsibleActionFail(
-                "%s: %s. Nothing was installed; %s" % (
-                    name, to_native(exc),
-                    "%s %s stays in place." % (name, installed) if installed else "no version was in place."))
+        local, sha256 = controller_artifact(info, args, probe.get("previous_version"))
 
         try:
             remote_tmp = self._connection._shell.tmpdir or self._make_tmp_path()

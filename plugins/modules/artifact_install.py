@@ -73,7 +73,12 @@ options:
     type: path
     default: /usr/local/bin
   cache_dir:
-    description: Controller-side download cache.
+    description:
+      - Controller-side download cache, C(<cache_dir>/<name>/<version>/<key of the URL>/<file>): the same
+        file name from another URL (another mirror, a changed O(url)) is downloaded anew.
+      - A cached file is verified on each use; one that does not match the expected sha256 (for
+        example after O(checksum) was changed) is downloaded once more before the task fails.
+      - A cache that cannot be written (permissions, disk full) fails the task with a message naming the path.
     type: path
     default: ~/.cache/fleetwatch/artifacts
   keep:

@@ -4,13 +4,16 @@
 The archives here are built by the tests; their "binary" is a shell script that prints a version
 line like the real programs do, so the module's version check runs for real.
 """
+import errno
 import io
 import json
 import os
+import re
 import tarfile
 
 import pytest
 
+from ansible.errors import AnsibleActionFail
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.fleetwatch.observability.plugins.action import artifact_install as action
@@ -243,17 +246,28 @@ def test_cache_downloads_once_and_verifies(tmp_path):
     assert again == path
 
 
-def test_cache_drops_a_corrupted_download(tmp_path):
+def test_cache_replaces_a_corrupted_cached_file(tmp_path):
+    """A cached copy that no longer matches is downloaded once more, not an error."""
     mirror, archive = mirror_with(tmp_path)
     cache = tmp_path / "cache"
     path, _ = action.cached_artifact(resolve(mirror), str(cache))
     with open(path, "ab") as handle:
         handle.write(b"tampered")
+    again, sha = action.cached_artifact(resolve(mirror), str(cache))
+    assert again == path and sha == art.sha256_file(archive) == art.sha256_file(path)
+
+
+def test_cache_drops_a_download_that_does_not_match(tmp_path):
+    mirror, archive = mirror_with(tmp_path)
+    cache = tmp_path / "cache"
+    path, _ = action.cached_artifact(resolve(mirror), str(cache))
+    with open(archive, "ab") as handle:  # the mirror's file is damaged, its list is not
+        handle.write(b"tampered")
+    with open(path, "ab") as handle:
+        handle.write(b"tampered")
     with pytest.raises(art.ArtifactError, match="sha256 mismatch"):
         action.cached_artifact(resolve(mirror), str(cache))
     assert not os.path.exists(path)
-    # the next run downloads a good copy again
-    assert action.cached_artifact(resolve(mirror), str(cache))[1] == art.sha256_file(archive)
 
 
 def test_cache_explicit_checksum_wrong(tmp_path):
@@ -289,3 +303,142 @@ def test_cache_after_the_mirror_is_rebuilt(tmp_path):
     sums.write_text("%s  %s\n" % (art.sha256_file(archive), os.path.basename(archive)))
     _, second = action.cached_artifact(resolve(mirror), str(cache))
     assert second == art.sha256_file(archive) != first
+
+
+# --- the cache is keyed by the URL; a cached file that fails the checksum is fetched once more -----
+
+@pytest.fixture
+def fetches(monkeypatch):
+    """Every location action.fetch is asked for, in order (the real fetch still runs)."""
+    seen = []
+    real = action.fetch
+
+    def spy(location, dest, *args, **kwargs):
+        seen.append(location)
+        return real(location, dest, *args, **kwargs)
+
+    monkeypatch.setattr(action, "fetch", spy)
+    return seen
+
+
+def archives(seen):
+    return [u for u in seen if u.endswith(".tar.gz")]
+
+
+def two_mirrors(tmp_path):
+    """Two mirrors with a file of the same name and different content (another build)."""
+    a, archive_a = mirror_with(tmp_path / "a")
+    b_folder = tmp_path / "b" / "mirror" / "tool" / "1.0.0"
+    b_folder.mkdir(parents=True)
+    archive_b = release(b_folder, "1.0.0", reported="1.0.0 rebuilt")
+    (b_folder / "sha256sums.txt").write_text("%s  %s\n" % (art.sha256_file(archive_b), os.path.basename(archive_b)))
+    assert os.path.basename(archive_a) == os.path.basename(archive_b)
+    assert art.sha256_file(archive_a) != art.sha256_file(archive_b)
+    return (a, archive_a), (tmp_path / "b" / "mirror", archive_b)
+
+
+def test_cache_is_keyed_by_the_url(tmp_path, fetches):
+    (mirror_a, archive_a), (mirror_b, archive_b) = two_mirrors(tmp_path)
+    cache = str(tmp_path / "cache")
+    path_a, sha_a = action.cached_artifact(resolve(mirror_a), cache)
+    path_b, sha_b = action.cached_artifact(resolve(mirror_b), cache)  # same file name, another mirror
+    assert path_a != path_b
+    assert (sha_a, sha_b) == (art.sha256_file(archive_a), art.sha256_file(archive_b))
+    assert open(path_b, "rb").read() == open(archive_b, "rb").read()
+    assert archives(fetches) == [str(mirror_a) + "/tool/1.0.0/" + os.path.basename(archive_a),
+                                 str(mirror_b) + "/tool/1.0.0/" + os.path.basename(archive_b)]
+    # each stays cached: neither is downloaded again
+    del fetches[:]
+    assert action.cached_artifact(resolve(mirror_a), cache)[0] == path_a
+    assert action.cached_artifact(resolve(mirror_b), cache)[0] == path_b
+    assert archives(fetches) == []
+
+
+def test_cache_a_changed_archive_url_is_fetched_from_the_new_url(tmp_path, fetches):
+    (mirror_a, archive_a), (mirror_b, archive_b) = two_mirrors(tmp_path)
+    cache = str(tmp_path / "cache")
+    url = "file://%s/tool/1.0.0/tool-{version}.linux-{arch}.tar.gz"
+    first = action.cached_artifact(resolve(None, url=url % mirror_a, checksum=art.sha256_file(archive_a)), cache)
+    second = action.cached_artifact(resolve(None, url=url % mirror_b, checksum=art.sha256_file(archive_b)), cache)
+    assert first[1] == art.sha256_file(archive_a) and second[1] == art.sha256_file(archive_b)
+    assert archives(fetches) == [url.format(version="1.0.0", arch="amd64") % m for m in (mirror_a, mirror_b)]
+
+
+def test_cache_a_new_pinned_checksum_fetches_again(tmp_path, fetches):
+    """The file behind the URL was re-published and the pin updated: fetch it again, don't fail."""
+    mirror, archive = mirror_with(tmp_path)
+    cache = str(tmp_path / "cache")
+    old_sha = art.sha256_file(archive)
+    path, _ = action.cached_artifact(resolve(mirror, checksum=old_sha), cache)
+    with open(archive, "ab") as handle:
+        handle.write(b"\0" * 64)
+    new_sha = art.sha256_file(archive)
+    del fetches[:]
+    again, sha = action.cached_artifact(resolve(mirror, checksum="sha256:" + new_sha), cache)
+    assert again == path and sha == new_sha == art.sha256_file(path)
+    assert len(archives(fetches)) == 1
+
+
+def test_cache_a_wrong_pin_fails_after_one_more_download(tmp_path, fetches):
+    mirror, archive = mirror_with(tmp_path)
+    cache = str(tmp_path / "cache")
+    path, _ = action.cached_artifact(resolve(mirror, checksum=art.sha256_file(archive)), cache)
+    del fetches[:]
+    with pytest.raises(art.ArtifactError, match="sha256 mismatch"):
+        action.cached_artifact(resolve(mirror, checksum="e" * 64), cache)
+    assert len(archives(fetches)) == 1  # once more, not in a loop
+    assert not os.path.exists(path)
+
+
+# --- errors of the cache itself: a clear message naming the path, not a traceback -------------
+
+def test_cache_dir_that_cannot_be_created(tmp_path):
+    mirror, _ = mirror_with(tmp_path)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache should be")
+    with pytest.raises(action.CacheError, match="cannot use the controller's artifact cache at %s" % blocker):
+        action.cached_artifact(resolve(mirror), str(blocker / "cache"))
+    with pytest.raises(AnsibleActionFail) as failure:
+        action.controller_artifact(resolve(mirror), {"cache_dir": str(blocker / "cache")}, installed="0.9.0")
+    message = str(failure.value)
+    assert str(blocker) in message and "tool 0.9.0 stays in place" in message
+
+
+def test_cache_lock_denied(tmp_path, monkeypatch):
+    mirror, _ = mirror_with(tmp_path)
+    info = resolve(mirror)
+    lock = os.path.join(action.cache_folder(info, str(tmp_path / "cache")), info["filename"] + ".lock")
+
+    def denied(handle, operation):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(action.fcntl, "flock", denied)
+    with pytest.raises(AnsibleActionFail, match="artifact cache at %s: Permission denied" % re.escape(lock)):
+        action.controller_artifact(info, {"cache_dir": str(tmp_path / "cache")})
+
+
+def test_cache_lock_file_that_cannot_be_opened(tmp_path):
+    mirror, _ = mirror_with(tmp_path)
+    info = resolve(mirror)
+    lock = os.path.join(action.cache_folder(info, str(tmp_path / "cache")), info["filename"] + ".lock")
+    os.makedirs(lock)  # open(..., "w") fails (as it would for a lock file of another user)
+    with pytest.raises(action.CacheError, match=re.escape(lock)):
+        action.cached_artifact(info, str(tmp_path / "cache"))
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_cache_disk_full(tmp_path):
+    """Writing the download fails with ENOSPC: the cache file is named, no partial file stays."""
+    mirror, _ = mirror_with(tmp_path)
+    info = resolve(mirror)
+    folder = action.cache_folder(info, str(tmp_path / "cache"))
+    os.makedirs(folder)
+    part = os.path.join(folder, info["filename"] + ".part")
+    os.symlink("/dev/full", part)  # every write to the partial download: no space left on device
+    with pytest.raises(AnsibleActionFail) as failure:
+        action.controller_artifact(info, {"cache_dir": str(tmp_path / "cache")})
+    assert "artifact cache at %s: No space left on device" % part in str(failure.value)
+    assert not os.path.lexists(part)
+    assert not os.path.exists(os.path.join(folder, info["filename"]))
+    # with room again, the next run downloads
+    assert action.cached_artifact(info, str(tmp_path / "cache"))[0] == os.path.join(folder, info["filename"])
