@@ -16,9 +16,11 @@ description:
   - Creates the system user (with its own group, no home, no login shell) if it is missing,
     creates or fixes directories, and writes files (systemd unit, configuration, web config,
     secrets) atomically when their content, owner, group or mode differ.
-  - A file with a C(validate) command is checked on its new content before it replaces the old
-    one; a failing check fails the task with the tool's message and leaves the old file, so the
-    running service keeps its configuration.
+  - The files are one change, all or nothing. Every C(validate) command runs on the complete new set
+    before any live file is replaced; a failing check fails the task with the tool's message and
+    changes no file. Two entries for the same path are refused.
+  - With O(services), the services are then restarted, reloaded or left alone as their files require,
+    checked, and rolled back to the previous files when they refuse the new ones.
   - Used by every role of the collection so that a rerun that changes nothing costs one module
     call, whatever the number of files.
 options:
@@ -87,7 +89,13 @@ options:
         type: raw
         default: "0644"
       validate:
-        description: Command run on the new content before it is put in place; C(%s) is the file.
+        description:
+          - Command run before the new set is put in place; C(%s) is the file. It sees the whole new set
+            (every file of this task) at the real paths, in a private mount namespace, so a configuration is
+            checked with the new rules, templates and secrets it reads.
+        type: str
+      origin:
+        description: Where the file comes from (a variable, the role's bundle), named in error messages.
         type: str
   secret_files:
     description:
@@ -97,6 +105,96 @@ options:
     type: list
     elements: dict
     default: []
+  services:
+    description:
+      - The services these files belong to. After the files are in place each service is brought in
+        line with them, decided from the host's live state (see the README, "How changes are applied"),
+        so that a run interrupted after writing files converges on the next run.
+      - A service whose new settings are refused (not ready in time, crash loop, failed reload) gets the
+        previous set of files back and is brought back to it; the task then fails with the program's reason.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: systemd unit name (C(.service) may be left out).
+        type: str
+        required: true
+      unit:
+        description: Path of its unit file (a change restarts it, after a daemon-reload).
+        type: path
+      binary:
+        description: The installed binary the unit runs; a process running another executable is restarted.
+        type: path
+      restart_files:
+        description: Files whose change needs a restart (environment files, flag files). A path ending in C(/) stands for every file below it.
+        type: list
+        elements: path
+        default: []
+      reload_files:
+        description: Files whose change needs a reload (configuration, rules, templates, secrets); C(/) as above.
+        type: list
+        elements: path
+        default: []
+      reload:
+        description: How a change of O(services[].reload_files) is applied.
+        type: str
+        choices: [signal, restart, none]
+        default: signal
+      reload_metric:
+        description:
+          - Prefix of the program's reload metrics (for example C(prometheus_config_last_reload)); after a reload
+            C(<prefix>_successful) must be 1 and C(<prefix>_success_timestamp_seconds) not older than the reload.
+        type: str
+      ready_timeout:
+        description: Seconds a (re)started service has to answer on its readiness path.
+        type: int
+        default: 60
+      enabled:
+        description: Start at boot.
+        type: bool
+        default: true
+      control:
+        description: How the task reaches the service itself (readiness, reload metrics).
+        type: dict
+        suboptions:
+          url:
+            description: Base URL, with the route prefix (for example C(https://127.0.0.1:9090/prom)).
+            type: str
+          ready_path:
+            description: Readiness path below O(services[].control.url).
+            type: str
+            default: /
+          metrics_path:
+            description: Metrics path below O(services[].control.url).
+            type: str
+            default: /metrics
+          username:
+            description: Basic auth user.
+            type: str
+          password:
+            description: Basic auth password.
+            type: str
+          cert_file:
+            description: Client certificate (services that require one).
+            type: path
+          key_file:
+            description: Key of O(services[].control.cert_file).
+            type: path
+          ca_file:
+            description: CA to check the service's certificate with; without it the certificate is not checked (same host).
+            type: path
+          timeout:
+            description: Seconds per request.
+            type: int
+            default: 5
+  component:
+    description: Name of this set of files (its record and last applied copy in O(state_dir)); default the first service's name.
+    type: str
+  state_dir:
+    description: Root-only directory of the records of applied settings and of the last applied set of files.
+    type: path
+    default: /var/lib/fleetwatch/state
 attributes:
   check_mode:
     support: full
@@ -156,12 +254,18 @@ content_changed:
   returned: always
   type: list
   elements: str
+services:
+  description: Per service, what was (or in check mode would be) done and why.
+  returned: always
+  type: dict
+  sample: {prometheus: {action: reload, reason: its configuration changed since it was last loaded}}
 """
 
 import os
 
 from ansible_collections.fleetwatch.observability.plugins.module_utils.safelog import SafeLogModule as AnsibleModule
 from ansible_collections.fleetwatch.observability.plugins.module_utils import servicesetup as ss
+from ansible_collections.fleetwatch.observability.plugins.module_utils import serviceapply as sa
 
 
 def file_options(secret):
@@ -172,7 +276,73 @@ def file_options(secret):
         group=dict(type="str", default="root"),
         mode=dict(type="raw", default="0640" if secret else "0644"),
         validate=dict(type="str"),
+        origin=dict(type="str"),
     )
+
+
+SERVICE_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    unit=dict(type="path"),
+    binary=dict(type="path"),
+    restart_files=dict(type="list", elements="path", default=[]),
+    reload_files=dict(type="list", elements="path", default=[]),
+    reload=dict(type="str", choices=["signal", "restart", "none"], default="signal"),
+    reload_metric=dict(type="str"),
+    ready_timeout=dict(type="int", default=60),
+    enabled=dict(type="bool", default=True),
+    control=dict(type="dict", options=dict(
+        url=dict(type="str"),
+        ready_path=dict(type="str", default="/"),
+        metrics_path=dict(type="str", default="/metrics"),
+        username=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        cert_file=dict(type="path"),
+        key_file=dict(type="path"),
+        ca_file=dict(type="path"),
+        timeout=dict(type="int", default=5),
+    )),
+)
+
+
+def plan_services(services, overrides, changed, created, state_dir, component, systemd):
+    """Decide every service's action from the host's state: [(svc, show, action, reason, record)].
+
+    overrides: path -> content the files will have (check mode) or have; changed/created: paths
+    whose content changed / that are new in this run.
+    """
+    stamp = sa.read_stamp(state_dir, component) or {}
+    plans = []
+    for svc in services:
+        unit = svc["unit_name"]
+        binary_real = sa.binary_realpath(svc["binary"])
+        restart_entries = ([svc["unit"]] if svc["unit"] else []) + svc["restart_files"]
+        record = {
+            "restart": sa.digest(restart_entries, extra=binary_real, overrides=overrides),
+            "reload": sa.digest(svc["reload_files"], overrides=overrides),
+        }
+        unit_changed = bool(svc["unit"] and svc["unit"] in changed)
+        if unit_changed and svc["unit"] in created:
+            show = {"ActiveState": "inactive", "LoadState": "not-found"}
+        else:
+            show = systemd.show(unit)
+        exe = sa.running_executable(show.get("MainPID")) if sa.is_active(show) else None
+        action, reason = sa.decide(svc, show, (stamp.get("services") or {}).get(unit), record["restart"], record["reload"],
+                                   exe, binary_real, unit_changed, sa.started_at(show),
+                                   sa.newest_mtime(restart_entries + ([svc["binary"]] if svc["binary"] else [])))
+        plans.append((svc, show, action, reason, record))
+    return plans
+
+
+def apply_services(module, plans, systemd, applier):
+    """Daemon-reload and enable as needed, then each service's action; raises ApplyError."""
+    if any(show.get("NeedDaemonReload") == "yes" or show.get("LoadState") != "loaded"
+           for svc, show, action, reason, record in plans):
+        systemd.call("daemon-reload")
+    for svc, show, action, reason, record in plans:
+        if svc["enabled"] and show.get("UnitFileState") not in ("enabled", "enabled-runtime", "static", "alias"):
+            systemd.call("enable", svc["unit_name"])
+        if action:
+            applier.run(svc, action)
 
 
 def main():
@@ -190,17 +360,32 @@ def main():
             )),
             files=dict(type="list", elements="dict", default=[], options=file_options(False)),
             secret_files=dict(type="list", elements="dict", default=[], options=file_options(True)),
+            services=dict(type="list", elements="dict", default=[], options=SERVICE_OPTIONS),
+            component=dict(type="str"),
+            state_dir=dict(type="path", default="/var/lib/fleetwatch/state"),
         ),
         supports_check_mode=True,
     )
     p = module.params
     result = dict(changed=False, user_created=False, changed_directories=[], changed_files=[], content_changed=[],
-                  created_files=[], removed_files=[])
+                  created_files=[], removed_files=[], services={})
+    raw_services = (module.params.get("services") or [])
+    services = []
+    for svc in raw_services:
+        svc = dict(svc)
+        svc["unit_name"] = svc["name"] if svc["name"].endswith(".service") else svc["name"] + ".service"
+        svc["name"] = svc["unit_name"]
+        services.append(svc)
+    component = p["component"] or (services[0]["unit_name"][:-len(".service")] if services else None)
+    systemd = sa.Systemd(module.run_command)
     diffs = []
     try:
         directories = [ss.normalise_dir(d) for d in p["directories"]]
         files = [ss.normalise_file(dict(f, secret=True)) for f in p["secret_files"]]
         files += [ss.normalise_file(f) for f in p["files"]]
+        for f, raw in zip(files, list(p["secret_files"]) + list(p["files"])):
+            f["origin"] = raw.get("origin")
+        changeset = ss.ChangeSet(directories, files, module.run_command, module.check_mode, module.warn)
         if p["user"]:
             name = ss.check_user_name(p["user"])
             if not ss.user_exists(name):
@@ -211,6 +396,7 @@ def main():
                     result["changed_directories"] = [d["path"] for d in directories]
                     result["changed_files"] = result["content_changed"] = [f["path"] for f in files]
                     result["created_files"] = [f["path"] for f in files if not os.path.exists(f["path"])]
+                    result["services"] = dict((s["unit_name"][:-8], {"action": "start", "reason": "new"}) for s in services)
                     module.exit_json(**result)
                 rc, out, err = module.run_command(ss.useradd_command(name, p["user_home"], comment=p["user_comment"]))
                 if rc != 0:
@@ -218,27 +404,57 @@ def main():
         for d in directories:
             if ss.ensure_directory(d, module.check_mode):
                 result["changed_directories"].append(d["path"])
-
-        def run_validate(cmd):
-            return module.run_command(cmd)
-
-        for f in files:
-            changed, content_changed, before = ss.ensure_file(f, run_validate, module.check_mode)
-            if changed:
-                result["changed_files"].append(f["path"])
-            if content_changed:
-                result["content_changed"].append(f["path"])
-                if before is None:  # there was no file
-                    result["created_files"].append(f["path"])
-                if module._diff and not f["secret"]:
-                    diffs.append(dict(before_header=f["path"], after_header=f["path"],
-                                      before=before or "", after=f["content"]))
-        for d in directories:
-            result["removed_files"] += ss.purge_directory(d, [f["path"] for f in files], module.check_mode)
+        changeset.plan()
+        changeset.validate()
+        result["changed_files"] = changeset.changed
+        result["content_changed"] = changeset.content_changed
+        result["created_files"] = changeset.created
+        result["removed_files"] = sorted(changeset.purged)
+        for e in changeset.entries:
+            if e["content_changed"] and module._diff and not e["file"]["secret"]:
+                diffs.append(dict(before_header=e["file"]["path"], after_header=e["file"]["path"],
+                                  before=(e["old"] or b"").decode("utf-8", "replace"), after=e["file"]["content"]))
+        if not module.check_mode:
+            changeset.commit()
+        if services:
+            plans = plan_services(services, changeset.overrides(), set(changeset.content_changed), set(changeset.created),
+                                  p["state_dir"], component, systemd)
+            result["services"] = dict((svc["unit_name"][:-8], {"action": action, "reason": reason})
+                                      for svc, show, action, reason, record in plans)
+            if not module.check_mode:
+                applier = sa.Applier(systemd)
+                try:
+                    apply_services(module, plans, systemd, applier)
+                except sa.ApplyError as exc:
+                    # Back to the last applied files; the record still describes them, so the same
+                    # decision that brought the new settings in now brings the previous ones back.
+                    restored = changeset.rollback(p["state_dir"], component)
+                    again = "there were no earlier files to go back to"
+                    if restored:
+                        try:
+                            back = plan_services(services, {}, set(restored), set(), p["state_dir"], component, systemd)
+                            apply_services(module, back, systemd, applier)
+                            again = "the previous files were put back (%s) and it runs with them" % ", ".join(restored)
+                        except (sa.ApplyError, ss.SetupError) as exc2:
+                            again = "the previous files were put back (%s), but it did not come back: %s" % (
+                                ", ".join(restored), exc2)
+                    module.fail_json(msg="%s on %s: the new settings were refused: %s\n%s." % (
+                        component, os.uname()[1], exc, again[0].upper() + again[1:]), **result)
+                stamp = sa.read_stamp(p["state_dir"], component) or {}
+                services_stamp = stamp.get("services") or {}
+                new_services = dict(services_stamp)
+                new_services.update((svc["unit_name"], record) for svc, show, action, reason, record in plans)
+                if new_services != services_stamp:
+                    sa.write_stamp(p["state_dir"], component, {"services": new_services})
+                if (changeset.content_changed or changeset.purged or new_services != services_stamp
+                        or not os.path.isdir(ss.ChangeSet.good_dir(p["state_dir"], component))):
+                    changeset.save_good(p["state_dir"], component)
     except ss.SetupError as exc:
         module.fail_json(msg=str(exc), **result)
+    except (sa.ApplyError, OSError) as exc:
+        module.fail_json(msg="%s: %s" % (component or "service_setup", exc), **result)
     result["changed"] = bool(result["user_created"] or result["changed_directories"] or result["changed_files"]
-                             or result["removed_files"])
+                             or result["removed_files"] or any(v["action"] for v in result["services"].values()))
     if diffs:
         result["diff"] = diffs
     module.exit_json(**result)
