@@ -138,3 +138,21 @@ def parse_query_check(output, names):
             if index.isdigit() and int(index) < len(names):
                 failed.append({"query": names[int(index)], "error": message.strip()})
     return failed
+
+
+def query_check_env(instance):
+    """psql's environment for one instance of postgres_query_check (the password in PGPASSWORD,
+    never on the command line)."""
+    return {"PGHOST": instance["host"], "PGPORT": str(instance["port"]), "PGUSER": instance["user"],
+            "PGPASSWORD": instance.get("password") or "", "PGDATABASE": instance["database"],
+            "PGSSLMODE": instance["sslmode"], "PGCONNECT_TIMEOUT": "5", "PGAPPNAME": "fleetwatch-query-check"}
+
+
+def query_check_preview(names, instances):
+    """What postgres_query_check would do, for check mode, where the queries (user SQL, with
+    whatever side effects and cost they have) are not run."""
+    if not names:
+        return "no custom queries to check"
+    return "check mode: would run the custom queries %s as %s on instance%s %s, and report those that fail" % (
+        ", ".join(names), ", ".join(sorted(set(str(i["user"]) for i in instances))) or "-",
+        "" if len(instances) == 1 else "s", ", ".join(str(i["name"]) for i in instances) or "(none)")

@@ -19,6 +19,9 @@ description:
     returns (and warns about) those that fail, with PostgreSQL's error message.
   - It also warns that the feature is deprecated. It never changes anything and never fails on a
     failing query.
+  - The queries are user SQL; they are not run in check mode, where the result only says what
+    would be checked. The role runs this module only when the queries file or an instance's
+    connection (its environment file, so also a new instance) changed.
   - The password goes to C(psql) through its environment (C(PGPASSWORD)), not its command line.
 options:
   instances:
@@ -66,6 +69,7 @@ options:
 attributes:
   check_mode:
     support: full
+    details: Nothing is run in check mode; RV(msg) says which queries would be run where.
 author:
   - fleetwatch engineers
 """
@@ -84,6 +88,11 @@ failed_queries:
   type: list
   elements: dict
   sample: [{instance: main, query: pg_app, error: 'relation "orders" does not exist'}]
+msg:
+  description: In check mode, what would be checked (nothing is run).
+  returned: in check mode
+  type: str
+  sample: "check mode: would run the custom queries pg_app as postgres_exporter on instance main, and report those that fail"
 """
 
 from ansible_collections.fleetwatch.observability.plugins.module_utils.safelog import SafeLogModule as AnsibleModule
@@ -115,20 +124,22 @@ def main():
         module.warn(DEPRECATED)
     names = sorted(p["queries"])
     result = dict(changed=False, failed_queries=[])
-    psql = module.get_bin_path("psql")
     if not names:
-        module.exit_json(**result)
-    if not psql:
-        module.warn("postgres_exporter: psql is not installed on this host, the custom queries were not checked")
         module.exit_json(**result)
     try:
         sql = pgroles.query_check_script(names, p["queries"])
     except pgroles.RoleError as exc:
         module.fail_json(msg=str(exc), **result)
+    if module.check_mode:
+        # User SQL may be slow or have side effects (a function call, a lock): never in check mode.
+        result["msg"] = pgroles.query_check_preview(names, p["instances"])
+        module.exit_json(**result)
+    psql = module.get_bin_path("psql")
+    if not psql:
+        module.warn("postgres_exporter: psql is not installed on this host, the custom queries were not checked")
+        module.exit_json(**result)
     for inst in p["instances"]:
-        env = {"PGHOST": inst["host"], "PGPORT": str(inst["port"]), "PGUSER": inst["user"], "PGPASSWORD": inst["password"],
-               "PGDATABASE": inst["database"], "PGSSLMODE": inst["sslmode"], "PGCONNECT_TIMEOUT": "5",
-               "PGAPPNAME": "fleetwatch-query-check"}
+        env = pgroles.query_check_env(inst)
         rc, out, err = module.run_command([psql, "-X", "-q", "-o", "/dev/null", "-f", "-"], data=sql, environ_update=env)
         if rc != 0 and "FWQ-FAILED" not in out:
             result["failed_queries"].append({"instance": inst["name"], "query": None, "error": (err or out).strip()})
