@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import fcntl
+import hashlib
 import os
 import shutil
 import tempfile
@@ -137,7 +138,7 @@ class _Lock(object):
 def cache_folder(info, cache_dir):
     """<cache_dir>/<name>/<version>/<key of the URL>/: the same file name from another URL (another
     mirror, a changed archive_url) is another artifact and never reuses this one."""
-    key = art.hashlib.sha256(info["url"].encode("utf-8")).hexdigest()[:16]
+    key = hashlib.sha256(info["url"].encode("utf-8")).hexdigest()[:16]
     return os.path.join(os.path.expanduser(cache_dir), info["name"], info["version"], key)
 
 
@@ -189,7 +190,7 @@ def _expected_sha256(info, folder, refresh, timeout, validate_certs):
     if info["sha256"] is not None:
         return info["sha256"]
     sums = os.path.join(folder, "checksums-%s-%s" % (
-        art.hashlib.sha256(info["checksum_url"].encode()).hexdigest()[:12],
+        hashlib.sha256(info["checksum_url"].encode()).hexdigest()[:12],
         os.path.basename(info["checksum_url"])))
     if refresh or not os.path.exists(sums):
         fetch(info["checksum_url"], sums, timeout, validate_certs)
