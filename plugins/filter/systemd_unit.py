@@ -13,9 +13,20 @@ version_added: 0.1.0
 description:
   - The unit of every service of the collection. Required keys C(description), C(user),
     C(exec_start) (list, absolute binary path first).
-  - Optional C(group), C(documentation), C(environment_file), C(exec_reload) (default SIGHUP),
-    C(limit_nofile), C(after), C(wants), C(directives) and C(hardening) (mappings of directive to
-    value; a list gives the directive once per element; null drops it).
+  - Optional C(group), C(documentation), C(environment_file), C(exec_reload), C(restart),
+    C(timeout_stop), C(limit_nofile), C(after), C(wants), C(directives) and C(hardening) (mappings
+    of directive to value; a list gives the directive once per element; null drops it).
+  - C(exec_reload) has no default, so a unit has no C(ExecReload=) and C(systemctl reload) fails
+    instead of killing a program that exits on SIGHUP (node_exporter, postgres_exporter,
+    redis_exporter). Programs that reload on SIGHUP (Prometheus, Alertmanager) opt in with
+    C(exec_reload: /bin/kill -HUP $MAINPID).
+  - C(restart) is the C(Restart=) policy (C(no), C(on-success), C(on-failure), C(on-abnormal),
+    C(on-watchdog), C(on-abort), C(always)); default C(on-failure). C(timeout_stop) defaults to
+    C(60s), C(limit_nofile) to C(8192).
+  - A directive given in C(directives) or C(hardening) (for example C(TimeoutStopSec) in a role's
+    C(<role>_systemd_overrides)) replaces the one the unit writes itself (C(Type), C(ExecReload),
+    C(Restart), C(RestartSec), C(TimeoutStopSec), C(LimitNOFILE)) and is written once; null there
+    leaves it out. C(ExecStart), C(User) and C(Group) come only from the unit's own keys.
 options:
   _input:
     description: The unit's settings.

@@ -186,7 +186,7 @@ SPEC = {"description": "svc", "user": "svc", "exec_start": ["/usr/local/bin/svc"
 
 
 def test_unit_renders_hardening_and_reload():
-    text = systemdunit.render(SPEC)
+    text = systemdunit.render(dict(SPEC, exec_reload="/bin/kill -HUP $MAINPID"))
     assert "ExecStart=/usr/local/bin/svc \\\n    --a=1\n" in text
     assert "ExecReload=/bin/kill -HUP $MAINPID" in text
     assert "ProtectSystem=strict" in text and "NoNewPrivileges=yes" in text
