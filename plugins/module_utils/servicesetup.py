@@ -184,52 +184,6 @@ def read_bytes(path):
         return None
 
 
-def ensure_file(f, run_validate=None, check_mode=False):
-    """Write a file atomically when its content or attributes differ.
-
-    ``run_validate(cmd_list) -> (rc, out, err)`` runs the validate command on the new content
-    before it replaces the old file; a failure raises SetupError with the tool's message and
-    leaves the old file as it was. Returns (changed, content_changed, before_text).
-    """
-    uid, gid = uid_of(f["owner"]), gid_of(f["group"])
-    new = f["content"].encode("utf-8")
-    old = read_bytes(f["path"])
-    st = _lstat(f["path"])
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        raise SetupError("%s exists and is not a regular file" % f["path"])
-    content_changed = old != new
-    attrs_changed = st is not None and _needs_attrs(st, uid, gid, f["mode"])
-    if not content_changed and not attrs_changed:
-        return False, False, None
-    before = None if old is None else old.decode("utf-8", "replace")
-    if check_mode:
-        # Validation runs in check mode too: a bad config is reported before any real run.
-        if content_changed and f["validate"] and run_validate is not None:
-            _validate_content(f, new, run_validate)
-        return True, content_changed, before
-    if not content_changed:
-        os.chown(f["path"], uid, gid)
-        os.chmod(f["path"], f["mode"])
-        return True, False, before
-    directory = os.path.dirname(f["path"])
-    if not os.path.isdir(directory):
-        raise SetupError("directory %s of %s does not exist" % (directory, f["path"]))
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(f["path"]), dir=directory)
-    try:
-        os.fchmod(fd, f["mode"])
-        os.fchown(fd, uid, gid)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(new)
-        if f["validate"] and run_validate is not None:
-            _check(f, tmp, run_validate)
-        os.rename(tmp, f["path"])
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return True, True, before
-
-
 def _validate_content(f, data, run_validate):
     fd, tmp = tempfile.mkstemp(prefix=".fleetwatch-check.")
     try:
