@@ -1,11 +1,18 @@
 """Regression tests of defects found in review, one section each."""
 import json
+import os
+import shutil
+import subprocess
+import time
 
 import pytest
 
+from ansible.errors import AnsibleFilterError
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.fleetwatch.observability.plugins.filter import redis_quote as redis_quote_filter
 from ansible_collections.fleetwatch.observability.plugins.module_utils import pgroles
+from ansible_collections.fleetwatch.observability.plugins.module_utils import redisconf
 from ansible_collections.fleetwatch.observability.plugins.module_utils import safelog
 from ansible_collections.fleetwatch.observability.plugins.module_utils import systemdunit
 from ansible_collections.fleetwatch.observability.plugins.modules import postgres_query_check
@@ -133,3 +140,98 @@ def test_defaults_given_explicitly_are_written_once():
 def test_unit_keys_cannot_come_from_the_mappings(key):
     with pytest.raises(systemdunit.UnitError, match="hardening: %s comes from the unit's" % key):
         systemdunit.render(dict(UNIT, hardening={key: "/bin/x"}))
+
+
+# --- Redis' requirepass: quoted for Redis' config parser ---------------------------------------
+
+PASSWORDS = [
+    'pa"ss',            # double quote
+    "it's",             # single quote
+    "pa$$word$HOME",    # dollar signs (no expansion anywhere)
+    "back\\slash\\",    # backslashes, one at the end
+    "with spaces  and\ttab",
+    "#starts-like-a-comment",
+    " leading and trailing ",
+    "",
+    "line\nbreak\r",
+    "\\x41 is not A",   # a literal backslash-x must not become an escape
+    "ünï€ode",
+    "\"'\\$# all of them",
+]
+
+
+@pytest.mark.parametrize("password", PASSWORDS)
+def test_redis_quote_reads_back_as_the_same_password(password):
+    line = "requirepass " + redisconf.quote(password)
+    assert "\n" not in line and "\r" not in line and line.isascii()
+    assert redisconf.split_args(line) == [b"requirepass", password.encode("utf-8")]
+    # the filter of the lab playbook gives the same text
+    assert redis_quote_filter.redis_quote(password) == redisconf.quote(password)
+
+
+def test_redis_quote_escapes():
+    assert redisconf.quote('a"b\\c') == '"a\\"b\\\\c"'
+    assert redisconf.quote("$x #y") == '"$x #y"'
+    assert redisconf.quote("#x") == '"#x"'
+    assert redisconf.quote("é\x01") == '"\\xc3\\xa9\\x01"'
+    assert redisconf.config_line("requirepass", "a b") == 'requirepass "a b"'
+
+
+@pytest.mark.parametrize("password", ['pa"ss', "with spaces", "it's", 'ends"with"quotes"'])
+def test_unquoted_requirepass_breaks(password):
+    """What the lab playbook wrote before: Redis reads another password, or refuses the line
+    (and logs it). Unquoted, a backslash or "$" is read literally; quoted, they need care."""
+    try:
+        args = redisconf.split_args("requirepass " + password)
+    except redisconf.RedisConfError:
+        return
+    assert args != [b"requirepass", password.encode("utf-8")]
+
+
+def test_a_password_starting_with_hash_is_not_a_comment_when_quoted():
+    assert redisconf.split_args('"#secret"') == [b"#secret"]
+    assert redisconf.split_args("# requirepass x") == []
+
+
+@pytest.mark.parametrize("line,message", [
+    ('requirepass "abc', "unbalanced quotes"),
+    ('requirepass "abc"def', "closing quote must be followed by a space"),
+    ("requirepass 'abc", "unbalanced quotes"),
+])
+def test_redis_split_args_refuses_what_redis_refuses(line, message):
+    with pytest.raises(redisconf.RedisConfError, match=message):
+        redisconf.split_args(line)
+
+
+def test_redis_quote_filter_refuses_none():
+    with pytest.raises(AnsibleFilterError, match="redis_quote: no value to quote"):
+        redis_quote_filter.redis_quote(None)
+
+
+@pytest.mark.skipif(not shutil.which("redis-server") or not shutil.which("redis-cli"), reason="needs redis-server")
+@pytest.mark.parametrize("password", PASSWORDS)
+def test_real_redis_reads_the_quoted_password(tmp_path, password):
+    """The same line in a config include of a real Redis: AUTH with the password works."""
+    if not password:
+        pytest.skip("an empty requirepass means no password")
+    sock = str(tmp_path / "redis.sock")
+    (tmp_path / "auth.conf").write_text("requirepass %s\n" % redisconf.quote(password))
+    (tmp_path / "redis.conf").write_text("port 0\nunixsocket %s\nsave \"\"\nappendonly no\ndir %s\ninclude %s\n" % (
+        sock, tmp_path, tmp_path / "auth.conf"))
+    server = subprocess.Popen(["redis-server", str(tmp_path / "redis.conf")], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            if os.path.exists(sock) or server.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert server.poll() is None, server.stdout.read().decode()
+        env = dict(os.environ, REDISCLI_AUTH=password)
+        answer = subprocess.run(["redis-cli", "-s", sock, "PING"], env=env, capture_output=True, text=True, timeout=10)
+        assert answer.stdout.strip() == "PONG", answer
+        wrong = subprocess.run(["redis-cli", "-s", sock, "PING"], env=dict(os.environ, REDISCLI_AUTH=password + "x"),
+                               capture_output=True, text=True, timeout=10)
+        assert "PONG" not in wrong.stdout
+    finally:
+        server.terminate()
+        server.wait(10)
