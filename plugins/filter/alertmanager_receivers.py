@@ -38,9 +38,12 @@ _value:
   type: dict
 """
 
+import os
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleetwatch.observability.plugins.module_utils import amconfig
+from ansible_collections.fleetwatch.observability.plugins.module_utils import amtemplates
 
 
 def alertmanager_receivers(receivers, secrets_dir):
@@ -55,11 +58,19 @@ def alertmanager_peers(hosts, me, hostvars, default_port="9094"):
     return amconfig.peers(list(hosts or []), me, dict((h, dict(hostvars[h])) for h in hostvars), default_port)
 
 
+# The alertmanager role's shipped templates, next to this plugin in the collection.
+SHIPPED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "alertmanager", "files")
+
+
 def alertmanager_template_file(item, directory, group, amtool):
-    """{name, content} -> a service_setup file entry whose template amtool parses before it goes live."""
-    name = str(item["name"])
-    if not amconfig.NAME_RE.match(name):
-        raise AnsibleFilterError("invalid Alertmanager template name %r" % name)
+    """{name, content} -> a service_setup file entry whose template amtool parses before it goes live.
+
+    The role passes its shipped templates and the user's (alertmanager_templates) alike; a user
+    template named like a shipped one is refused (it would be written to the same file)."""
+    try:
+        name = amtemplates.check_template(item["name"], item["content"], amtemplates.shipped_templates(SHIPPED_DIR))
+    except amtemplates.TemplateError as exc:
+        raise AnsibleFilterError(str(exc))
     return {"path": "%s/%s.tmpl" % (directory.rstrip("/"), name), "content": item["content"], "group": group,
             "mode": "0640", "validate": "%s template render --template.glob=%%s --template.text=ok" % amtool}
 

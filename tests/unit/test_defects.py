@@ -10,7 +10,9 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.fleetwatch.observability.plugins.filter import alertmanager_receivers as am_filter
 from ansible_collections.fleetwatch.observability.plugins.filter import redis_quote as redis_quote_filter
+from ansible_collections.fleetwatch.observability.plugins.module_utils import amtemplates
 from ansible_collections.fleetwatch.observability.plugins.module_utils import pgroles
 from ansible_collections.fleetwatch.observability.plugins.module_utils import redisconf
 from ansible_collections.fleetwatch.observability.plugins.module_utils import safelog
@@ -235,3 +237,44 @@ def test_real_redis_reads_the_quoted_password(tmp_path, password):
     finally:
         server.terminate()
         server.wait(10)
+
+
+# --- Alertmanager: a user template named like the shipped one --------------------------------
+
+SHIPPED_TMPL = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                            "roles", "alertmanager", "files", "fleetwatch.tmpl")
+
+
+def template_files(user_templates):
+    """What the role's set_fact builds (shipped first, read like lookup('file') does), mapped through
+    the filter like the service_setup task does."""
+    shipped = open(SHIPPED_TMPL).read().rstrip()
+    items = [{"name": "fleetwatch", "content": shipped}] + [{"name": k, "content": v} for k, v in user_templates.items()]
+    return [am_filter.alertmanager_template_file(i, "/etc/alertmanager/templates", "alertmanager", "/usr/local/bin/amtool")
+            for i in items]
+
+
+def test_user_template_named_like_the_shipped_one_is_refused():
+    with pytest.raises(AnsibleFilterError) as failure:
+        template_files({"ops": '{{ define "ops.title" }}x{{ end }}', "fleetwatch": '{{ define "mine" }}y{{ end }}'})
+    message = str(failure.value)
+    assert "alertmanager_templates" in message and "'fleetwatch'" in message
+    assert "fleetwatch.tmpl" in message and "fleetwatch.title" in message and "'my_fleetwatch'" in message
+
+
+def test_shipped_and_other_user_templates_pass():
+    files = template_files({"ops": '{{ define "ops.title" }}x{{ end }}', "fleetwatch_extra": "z"})
+    assert [f["path"] for f in files] == ["/etc/alertmanager/templates/fleetwatch.tmpl",
+                                          "/etc/alertmanager/templates/ops.tmpl",
+                                          "/etc/alertmanager/templates/fleetwatch_extra.tmpl"]
+
+
+def test_check_template_logic():
+    shipped = {"fleetwatch": '{{ define "fleetwatch.title" }}t{{ end }}\n'}
+    assert amtemplates.check_template("fleetwatch", '{{ define "fleetwatch.title" }}t{{ end }}', shipped) == "fleetwatch"
+    assert amtemplates.check_template("ops", "anything", shipped) == "ops"
+    with pytest.raises(amtemplates.TemplateError, match="alertmanager_templates: 'fleetwatch' is the name"):
+        amtemplates.check_template("fleetwatch", "other", shipped)
+    with pytest.raises(amtemplates.TemplateError, match="invalid Alertmanager template name '../x'"):
+        amtemplates.check_template("../x", "", shipped)
+    assert amtemplates.shipped_templates(os.path.dirname(SHIPPED_TMPL))["fleetwatch"] == open(SHIPPED_TMPL).read()
