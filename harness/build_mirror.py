@@ -8,7 +8,9 @@ upstream names), with a ``sha256sums.txt`` beside it, in ``<mirror>/<component>/
 the layout the collection's ``fleetwatch_artifact_mirror`` expects. The archives exercise the same
 download, checksum and unpack code path as upstream's.
 
-Grafana, Loki, Tempo and Alloy are not packaged by Debian, so they are not in this mirror.
+Which components, and from which Debian packages, is the registry's business
+(plugins/module_utils/registry.py); Grafana, Loki, Tempo, Alloy and Promtail are not packaged by
+Debian, so they are not in this mirror.
 
 Usage: build_mirror.py MIRROR_DIR   (with the collection mounted at /src)
 """
@@ -22,19 +24,11 @@ import tempfile
 
 sys.path.insert(0, "/src/plugins/module_utils")
 import artifacts  # noqa: E402  pylint: disable=wrong-import-position
+import registry  # noqa: E402  pylint: disable=wrong-import-position
 
-# component: (Debian package giving the version, {upstream binary name: "package:path"})
-PACKAGES = {
-    "node_exporter": ("prometheus-node-exporter", {"node_exporter": "usr/bin/prometheus-node-exporter"}),
-    "prometheus": ("prometheus", {"prometheus": "usr/bin/prometheus", "promtool": "promtool:usr/bin/promtool"}),
-    "alertmanager": ("prometheus-alertmanager",
-                     {"alertmanager": "usr/bin/prometheus-alertmanager", "amtool": "usr/bin/amtool"}),
-    "postgres_exporter": ("prometheus-postgres-exporter",
-                          {"postgres_exporter": "usr/bin/prometheus-postgres-exporter"}),
-    "redis_exporter": ("prometheus-redis-exporter", {"redis_exporter": "usr/bin/prometheus-redis-exporter"}),
-    "blackbox_exporter": ("prometheus-blackbox-exporter",
-                          {"blackbox_exporter": "usr/bin/prometheus-blackbox-exporter"}),
-}
+# component: (Debian package giving the version, {upstream binary name: "package:path"}), from the
+# component registry (plugins/module_utils/registry.py: each component's "debian" entry).
+PACKAGES = registry.debian_packages()
 
 
 # Older releases from other Debian suites, so that upgrades and downgrades run with real binaries.

@@ -1,6 +1,15 @@
 #!/usr/bin/env python3
-"""Print what runs where in the lab: one URL per service, from the inventory's groups."""
+"""Print what runs where in the lab: one URL per service, from the inventory's groups.
+
+The services, their default ports and paths come from the component registry
+(plugins/module_utils/registry.py): every component with a role, on the hosts of its group. Each
+host's own ``<prefix>_listen_address`` (port, and a specific IP when it listens on one),
+``<prefix>_external_url`` / ``web.route-prefix`` (route prefix) and ``<prefix>_tls_cert_file``
+(https) are honoured. The URL printed is the component's ``lab_path``; the one probed its
+``health_path`` (Prometheus and Alertmanager: /-/ready; Debian's Prometheus build has no UI).
+"""
 import json
+import os
 import ssl
 import subprocess
 import sys
@@ -8,25 +17,19 @@ import time
 import urllib.error
 import urllib.request
 
-# group -> (port variable, default port, path); the path printed is also the one probed, except
-# where PROBE names another (Prometheus' UI is missing from Debian's build in the lab's mirror).
-PROBE = {"prometheus": "/-/ready", "alertmanager": "/-/ready"}
-SERVICES = [
-    ("prometheus", "prometheus_listen_address", 9090, "/"),
-    ("alertmanager", "alertmanager_listen_address", 9093, "/"),
-    ("grafana", "grafana_http_port", 3000, "/"),
-    ("loki", "loki_http_listen_port", 3100, "/ready"),
-    ("tempo", "tempo_http_listen_port", 3200, "/ready"),
-    ("alloy", "alloy_listen_address", 12345, "/"),
-    ("node_exporter", "node_exporter_listen_address", 9100, "/metrics"),
-    ("postgres_exporter", "postgres_exporter_listen_address", 9187, "/metrics"),
-    ("redis_exporter", "redis_exporter_listen_address", 9121, "/metrics"),
-]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "plugins", "module_utils"))
+import hostport  # noqa: E402  pylint: disable=wrong-import-position
+import registry  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def services():
+    """[(component entry)] of every component with a role, in deployment order."""
+    return registry.select(has_role=True)
 
 
 def ip_of(host, network):
     out = subprocess.run(["podman", "inspect", "-f", "{{json .NetworkSettings.Networks}}", host],
-                         stdout=subprocess.PIPE, universal_newlines=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
     if out.returncode != 0:
         return None
     nets = json.loads(out.stdout or "{}")
@@ -47,35 +50,48 @@ def probe(url):
         return "DOWN (%s)" % getattr(exc, "reason", exc)
 
 
-def port_of(value, default):
-    if value is None:
-        return default
-    text = str(value)
-    return int(text.rsplit(":", 1)[-1]) if ":" in text else int(text)
+def urls(entry, host, hv, container_ip):
+    """(URL to print, URL to probe, loopback only) of one service on one host."""
+    prefix = entry["prefix"]
+    variable = prefix + "_listen_address"
+    listen = hv.get(variable)
+    if listen in (None, ""):
+        listen_host, port = "", entry["port"]
+    else:
+        listen_host, port = hostport.parse_listen(listen, variable, host)
+    loopback = hostport.is_loopback(listen_host)
+    address = hostport.join(hostport.connect_host(listen_host, container_ip or hv.get("ansible_host") or host), port)
+    scheme = "https" if hv.get(prefix + "_tls_cert_file") else "http"
+    base = "%s://%s%s" % (scheme, address, hostport.service_route_prefix(hv, prefix, host))
+    return base + entry["lab_path"], base + entry["health_path"], loopback
+
+
+def members(inv, group):
+    entry = inv.get(group, {})
+    found = list(entry.get("hosts", []))
+    for child in entry.get("children", []):
+        found += members(inv, child)
+    return sorted(set(found))
 
 
 def main(inventory_file, network):
-    inv = json.load(open(inventory_file))
+    with open(inventory_file) as handle:
+        inv = json.load(handle)
     hostvars = inv["_meta"]["hostvars"]
-
-    def members(group):
-        entry = inv.get(group, {})
-        found = list(entry.get("hosts", []))
-        for child in entry.get("children", []):
-            found += members(child)
-        return sorted(set(found))
-
     down = 0
     print("\nfleetwatch lab: what runs where (from this machine)")
-    for group, var, default, path in SERVICES:
-        for host in members(group):
+    for entry in services():
+        for host in members(inv, entry["group"]):
             hv = hostvars.get(host, {})
-            ip = ip_of(host, network) or host
-            tls = hv.get(group + "_tls_cert_file")
-            scheme = "https" if tls else "http"
-            port = port_of(hv.get(var), default)
-            url = "%s://%s:%d%s" % (scheme, ip, port, path)
-            probe_url = url[:-len(path)] + PROBE.get(group, path)
+            try:
+                url, probe_url, loopback = urls(entry, host, hv, ip_of(host, network))
+            except hostport.HostPortError as exc:
+                print("  %-18s %-14s %s" % (entry["name"], host, exc))
+                down += 1
+                continue
+            if loopback:
+                print("  %-18s %-14s %-40s %s" % (entry["name"], host, url, "(listens on loopback: reachable from the host only)"))
+                continue
             state = probe(probe_url)
             for _ in range(10):  # a service restarted by the play may need a few seconds
                 if not state.startswith("DOWN"):
@@ -83,7 +99,7 @@ def main(inventory_file, network):
                 time.sleep(1)
                 state = probe(probe_url)
             down += state.startswith("DOWN")
-            print("  %-18s %-14s %-40s %s" % (group, host, url, state))
+            print("  %-18s %-14s %-40s %s" % (entry["name"], host, url, state))
     print()
     return 1 if down else 0
 

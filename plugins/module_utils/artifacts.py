@@ -3,8 +3,9 @@
 # Apache License 2.0
 """Release artifacts of every component the collection installs, and the logic around them.
 
-This file is the one table of upstream artifacts (URL and checksum-file templates, archive
-format, binaries) and the pure logic used on both sides of the shared installer:
+The artifact specs (URL and checksum-file templates, archive format, binaries) come from the
+component registry (registry.py); this file holds the pure logic used on both sides of the shared
+installer:
 
 * on the controller (action plugin ``artifact_install``): resolve the URL and checksum for the
   target's architecture, honour a mirror, parse checksum files, verify downloads;
@@ -29,73 +30,20 @@ import tarfile
 import zipfile
 from zlib import error as zlib_error
 
-GITHUB = "https://github.com"
+# The artifact specs live in the component registry (registry.py), the one table of components.
+# Imported both ways: as part of the collection (controller, modules), and as a plain module when
+# a harness script puts plugins/module_utils on sys.path (build_mirror.py).
+try:
+    from ansible_collections.fleetwatch.observability.plugins.module_utils import registry
+except ImportError:
+    import registry  # noqa: E402  pylint: disable=import-error
 
-# Upstream release artifacts. ``{version}`` has no leading "v"; ``{arch}`` is Go's GOARCH name.
-# ``checksums`` is either the name of a checksum list next to the archive ("sha256sums.txt",
-# "SHA256SUMS") or, for vendors that publish one file per archive, "{url}.sha256".
-COMPONENTS = {
-    "node_exporter": {
-        "url": GITHUB + "/prometheus/node_exporter/releases/download/v{version}/"
-        "node_exporter-{version}.linux-{arch}.tar.gz",
-        "checksums": "sha256sums.txt",
-        "binaries": ["node_exporter"],
-    },
-    "prometheus": {
-        "url": GITHUB + "/prometheus/prometheus/releases/download/v{version}/"
-        "prometheus-{version}.linux-{arch}.tar.gz",
-        "checksums": "sha256sums.txt",
-        "binaries": ["prometheus", "promtool"],
-    },
-    "alertmanager": {
-        "url": GITHUB + "/prometheus/alertmanager/releases/download/v{version}/"
-        "alertmanager-{version}.linux-{arch}.tar.gz",
-        "checksums": "sha256sums.txt",
-        "binaries": ["alertmanager", "amtool"],
-    },
-    "blackbox_exporter": {
-        "url": GITHUB + "/prometheus/blackbox_exporter/releases/download/v{version}/"
-        "blackbox_exporter-{version}.linux-{arch}.tar.gz",
-        "checksums": "sha256sums.txt",
-        "binaries": ["blackbox_exporter"],
-    },
-    "postgres_exporter": {
-        "url": GITHUB + "/prometheus-community/postgres_exporter/releases/download/v{version}/"
-        "postgres_exporter-{version}.linux-{arch}.tar.gz",
-        "checksums": "sha256sums.txt",
-        "binaries": ["postgres_exporter"],
-    },
-    "redis_exporter": {
-        "url": GITHUB + "/oliver006/redis_exporter/releases/download/v{version}/"
-        "redis_exporter-v{version}.linux-{arch}.tar.gz",
-        "checksums": "sha256sums.txt",
-        "binaries": ["redis_exporter"],
-    },
-    "loki": {
-        "url": GITHUB + "/grafana/loki/releases/download/v{version}/loki-linux-{arch}.zip",
-        "checksums": "SHA256SUMS",
-        # the zip holds one file named like the archive
-        "binaries": [{"member": "loki-linux-{arch}", "name": "loki"}],
-    },
-    "alloy": {
-        "url": GITHUB + "/grafana/alloy/releases/download/v{version}/alloy-linux-{arch}.zip",
-        "checksums": "SHA256SUMS",
-        "binaries": [{"member": "alloy-linux-{arch}", "name": "alloy"}],
-    },
-    "tempo": {
-        "url": GITHUB + "/grafana/tempo/releases/download/v{version}/"
-        "tempo_{version}_linux_{arch}.tar.gz",
-        "checksums": "SHA256SUMS",
-        "binaries": ["tempo"],
-    },
-    "grafana": {
-        "url": "https://dl.grafana.com/oss/release/grafana-{version}.linux-{arch}.tar.gz",
-        "checksums": "{url}.sha256",
-        # Grafana needs its whole tree (public/, conf/): unpacked as a whole, binaries linked.
-        "extract_all": True,
-        "binaries": ["bin/grafana"],
-    },
-}
+GITHUB = registry.GITHUB
+
+# Upstream release artifacts, {name: spec}. ``{version}`` has no leading "v"; ``{arch}`` is Go's
+# GOARCH name. ``checksums`` is either the name of a checksum list next to the archive
+# ("sha256sums.txt", "SHA256SUMS") or, for vendors that publish one file per archive, "{url}.sha256".
+COMPONENTS = registry.artifact_table()
 
 # uname -m -> GOARCH
 ARCHES = {

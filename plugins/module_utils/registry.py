@@ -1,0 +1,193 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetwatch engineers
+# Apache License 2.0
+"""The one table of every component the collection knows, and the views derived from it.
+
+Everything that lists components reads this table: the installer's artifact specs
+(``artifacts.COMPONENTS``), the test mirror (``harness/build_mirror.py``), the lab's URL list
+(``harness/lab_urls.py``), Prometheus' default scrape jobs and the plays of ``playbooks/site.yml``
+(lookup ``fleetwatch.observability.components``). Adding a component (a role for Loki, Tempo,
+Grafana, a log shipper) means adding or completing its entry here, its role, and its tests.
+
+Per component (the key is the component's name):
+
+* ``artifact``: the upstream release archive: ``url`` (``{version}`` without "v", ``{arch}`` =
+  GOARCH), ``checksums`` ("sha256sums.txt", "SHA256SUMS" or "{url}.sha256"), ``binaries`` (names,
+  or {member, name}), optional ``extract_all`` (unpack the whole tree);
+* ``debian``: how the test mirror repacks Debian's package as that archive: {package,
+  binaries: {upstream binary name: "path" or "other-package:path"}}, or None (not in Debian);
+* ``port``: default port of ``<prefix>_listen_address``;
+* ``prefix`` (variable prefix) and ``group`` (inventory group): the role's name;
+* ``tier``: "agent" (runs on many hosts, all at once) or "server" (rolled one host at a time);
+* ``multi_instance``: the role runs one process per ``<prefix>_instances`` entry (see exporterinstances);
+* ``metrics_path``, ``health_path`` (readiness: what the role and the lab probe), ``lab_path``
+  (the URL the lab prints);
+* ``scrape``: Prometheus scrapes the members of the group (job = component name);
+* ``has_role``: ``roles/<name>/`` exists; without it the component is an artifact only.
+
+The order of the table is the order of deployment within a tier: agents (exporters) first, then
+the servers Loki, Tempo, Alertmanager, Prometheus (its config names the others), Grafana.
+
+This file imports nothing, not even from Ansible: the harness adds plugins/module_utils to
+sys.path and imports it as ``registry``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+GITHUB = "https://github.com"
+TIERS = ("agent", "server")
+COLLECTION = "fleetwatch.observability"
+
+
+def _release(owner, name, file_name, checksums="sha256sums.txt", binaries=None, **extra):
+    spec = {"url": "%s/%s/%s/releases/download/v{version}/%s" % (GITHUB, owner, name, file_name),
+            "checksums": checksums, "binaries": binaries or [name]}
+    spec.update(extra)
+    return spec
+
+
+def _component(name, port, tier, artifact, debian=None, has_role=False, scrape=True, multi_instance=False,
+               metrics_path="/metrics", health_path="/", lab_path=None):
+    return {
+        "name": name, "artifact": artifact, "debian": debian, "port": port, "prefix": name, "group": name,
+        "tier": tier, "multi_instance": multi_instance, "metrics_path": metrics_path, "health_path": health_path,
+        "scrape": scrape, "has_role": has_role, "lab_path": metrics_path if lab_path is None else lab_path,
+    }
+
+
+_TABLE = [
+    # --- agents: on many hosts, deployed on all of them at once
+    _component(
+        "node_exporter", 9100, "agent", has_role=True,
+        artifact=_release("prometheus", "node_exporter", "node_exporter-{version}.linux-{arch}.tar.gz"),
+        debian={"package": "prometheus-node-exporter",
+                "binaries": {"node_exporter": "usr/bin/prometheus-node-exporter"}}),
+    _component(
+        "postgres_exporter", 9187, "agent", has_role=True, multi_instance=True,
+        artifact=_release("prometheus-community", "postgres_exporter", "postgres_exporter-{version}.linux-{arch}.tar.gz"),
+        debian={"package": "prometheus-postgres-exporter",
+                "binaries": {"postgres_exporter": "usr/bin/prometheus-postgres-exporter"}}),
+    _component(
+        "redis_exporter", 9121, "agent", has_role=True, multi_instance=True,
+        artifact=_release("oliver006", "redis_exporter", "redis_exporter-v{version}.linux-{arch}.tar.gz"),
+        debian={"package": "prometheus-redis-exporter",
+                "binaries": {"redis_exporter": "usr/bin/prometheus-redis-exporter"}}),
+    # Artifact only for now (no role): probes need their own scrape jobs, not the inventory's.
+    _component(
+        "blackbox_exporter", 9115, "agent", scrape=False,
+        artifact=_release("prometheus", "blackbox_exporter", "blackbox_exporter-{version}.linux-{arch}.tar.gz"),
+        debian={"package": "prometheus-blackbox-exporter",
+                "binaries": {"blackbox_exporter": "usr/bin/prometheus-blackbox-exporter"}}),
+    _component(
+        "alloy", 12345, "agent", health_path="/-/ready", lab_path="/",
+        # the zip holds one file named like the archive
+        artifact=_release("grafana", "alloy", "alloy-linux-{arch}.zip", checksums="SHA256SUMS",
+                          binaries=[{"member": "alloy-linux-{arch}", "name": "alloy"}])),
+    # Log shipper, artifact only for now. (Fluent Bit publishes no Linux release archive, only
+    # distribution packages, so the installer cannot provide it.)
+    _component(
+        "promtail", 9080, "agent", scrape=False, health_path="/ready",
+        artifact=_release("grafana", "loki", "promtail-linux-{arch}.zip", checksums="SHA256SUMS",
+                          binaries=[{"member": "promtail-linux-{arch}", "name": "promtail"}])),
+    # --- servers: one host at a time (HA pairs stay up during an upgrade)
+    _component(
+        "loki", 3100, "server", health_path="/ready", lab_path="/ready",
+        artifact=_release("grafana", "loki", "loki-linux-{arch}.zip", checksums="SHA256SUMS",
+                          binaries=[{"member": "loki-linux-{arch}", "name": "loki"}])),
+    _component(
+        "tempo", 3200, "server", health_path="/ready", lab_path="/ready",
+        artifact=_release("grafana", "tempo", "tempo_{version}_linux_{arch}.tar.gz", checksums="SHA256SUMS",
+                          binaries=["tempo"])),
+    _component(
+        "alertmanager", 9093, "server", has_role=True, health_path="/-/ready", lab_path="/",
+        artifact=_release("prometheus", "alertmanager", "alertmanager-{version}.linux-{arch}.tar.gz",
+                          binaries=["alertmanager", "amtool"]),
+        debian={"package": "prometheus-alertmanager",
+                "binaries": {"alertmanager": "usr/bin/prometheus-alertmanager", "amtool": "usr/bin/amtool"}}),
+    _component(
+        "prometheus", 9090, "server", has_role=True, health_path="/-/ready", lab_path="/",
+        artifact=_release("prometheus", "prometheus", "prometheus-{version}.linux-{arch}.tar.gz",
+                          binaries=["prometheus", "promtool"]),
+        debian={"package": "prometheus",
+                "binaries": {"prometheus": "usr/bin/prometheus", "promtool": "promtool:usr/bin/promtool"}}),
+    _component(
+        "grafana", 3000, "server", health_path="/api/health", lab_path="/",
+        artifact={"url": "https://dl.grafana.com/oss/release/grafana-{version}.linux-{arch}.tar.gz",
+                  "checksums": "{url}.sha256",
+                  # Grafana needs its whole tree (public/, conf/): unpacked as a whole, binaries linked.
+                  "extract_all": True, "binaries": ["bin/grafana"]}),
+]
+
+COMPONENTS = dict((entry["name"], entry) for entry in _TABLE)
+ORDER = [entry["name"] for entry in _TABLE]
+
+
+class RegistryError(ValueError):
+    pass
+
+
+def component(name):
+    """One component's entry (a copy)."""
+    if name not in COMPONENTS:
+        raise RegistryError("unknown component %r (known: %s)" % (name, ", ".join(ORDER)))
+    return copy.deepcopy(COMPONENTS[name])
+
+
+def select(tier=None, has_role=None, scrape=None, multi_instance=None, names=None):
+    """The components matching every given criterion, in registry order (copies)."""
+    if tier is not None and tier not in TIERS:
+        raise RegistryError("unknown tier %r (use %s)" % (tier, " or ".join(TIERS)))
+    wanted = None
+    if names:
+        unknown = [n for n in names if n not in COMPONENTS]
+        if unknown:
+            raise RegistryError("unknown component(s) %s (known: %s)" % (", ".join(map(str, unknown)), ", ".join(ORDER)))
+        wanted = set(names)
+    out = []
+    for entry in _TABLE:
+        if wanted is not None and entry["name"] not in wanted:
+            continue
+        if tier is not None and entry["tier"] != tier:
+            continue
+        if has_role is not None and bool(entry["has_role"]) != bool(has_role):
+            continue
+        if scrape is not None and bool(entry["scrape"]) != bool(scrape):
+            continue
+        if multi_instance is not None and bool(entry["multi_instance"]) != bool(multi_instance):
+            continue
+        out.append(copy.deepcopy(entry))
+    return out
+
+
+def artifact_table():
+    """{name: artifact spec} for the installer (artifacts.COMPONENTS)."""
+    return dict((e["name"], copy.deepcopy(e["artifact"])) for e in _TABLE if e.get("artifact"))
+
+
+def debian_packages():
+    """{name: (Debian package, {binary: "path" or "package:path"})} for the test mirror."""
+    return dict((e["name"], (e["debian"]["package"], dict(e["debian"]["binaries"])))
+                for e in _TABLE if e.get("debian"))
+
+
+def scrape_jobs():
+    """Prometheus' inventory-driven jobs: {job: {group, port, prefix, metrics_path, multi_instance}}."""
+    return dict((e["name"], {"group": e["group"], "port": e["port"], "prefix": e["prefix"],
+                             "metrics_path": e["metrics_path"], "multi_instance": e["multi_instance"]})
+                for e in _TABLE if e["scrape"])
+
+
+def roles(tier=None, host_groups=None):
+    """Fully qualified role names in deployment order; with host_groups only those of a host's groups."""
+    groups = None if host_groups is None else set(host_groups)
+    return ["%s.%s" % (COLLECTION, e["name"]) for e in select(tier=tier, has_role=True)
+            if groups is None or e["group"] in groups]
+
+
+def groups(tier=None, has_role=True):
+    """Inventory groups of the components (with a role, by default) in deployment order."""
+    return [e["group"] for e in select(tier=tier, has_role=has_role)]
