@@ -433,6 +433,11 @@ def main():
                     if restored:
                         try:
                             back = plan_services(services, {}, set(restored), set(), p["state_dir"], component, systemd)
+                            # A refused reload leaves the program on its old configuration with its reload
+                            # metric at 0 (an alert): reload the restored files so that it reads 1 again.
+                            tried = dict((svc["unit_name"], action) for svc, show, action, reason, record in plans)
+                            back = [(svc, show, action or ("reload" if tried.get(svc["unit_name"]) == "reload" else None),
+                                     reason, record) for svc, show, action, reason, record in back]
                             apply_services(module, back, systemd, applier)
                             again = "the previous files were put back (%s) and it runs with them" % ", ".join(restored)
                         except (sa.ApplyError, ss.SetupError) as exc2:
