@@ -13,45 +13,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-try:
-    from urllib.parse import urlparse
-except ImportError:  # pragma: no cover
-    from urlparse import urlparse
-
+from ansible_collections.fleetwatch.observability.plugins.module_utils import hostport
 from ansible_collections.fleetwatch.observability.plugins.module_utils.webconfig import is_bcrypt_hash
 
-WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+# Where the role reaches a service that listens on every address.
+LOOPBACK = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
 
 
 class ControlError(Exception):
     pass
-
-
-def _split(address, variable, host):
-    text = address if isinstance(address, str) else None
-    head, sep, port = (text or "").rpartition(":")
-    if head.startswith("[") and head.endswith("]"):
-        head = head[1:-1]
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or (":" in head and not text.startswith("[")):
-        raise ControlError("%s on %s: %r is not host:port (port 1-65535, IPv6 as [addr]:port)" % (variable, host, address))
-    return head, int(port)
-
-
-def _join(address, port):
-    return "[%s]:%d" % (address, port) if ":" in address else "%s:%d" % (address, port)
-
-
-def route_prefix(external_url=None, extra_flags=None):
-    """'/prom' for external URL http://host:9090/prom/ (or an explicit web.route-prefix); '' for the root."""
-    flags = extra_flags or {}
-    if flags.get("web.route-prefix"):
-        prefix = str(flags["web.route-prefix"])
-    elif external_url:
-        prefix = urlparse(str(external_url)).path or ""
-    else:
-        prefix = ""
-    prefix = "/" + prefix.strip("/")
-    return "" if prefix == "/" else prefix
 
 
 def control(settings, prefix, host="this host"):
@@ -62,11 +32,16 @@ def control(settings, prefix, host="this host"):
     metrics_path, timeout. prefix: the role's variable prefix (for messages).
     """
     s = dict(settings or {})
-    listen_host, port = _split(s.get("listen_address"), prefix + "_listen_address", host)
-    address = WILDCARDS.get(listen_host, listen_host)
+    try:
+        listen_host, port = hostport.parse_listen(s.get("listen_address"), prefix + "_listen_address", host)
+        path = hostport.service_route_prefix({prefix + "_external_url": s.get("external_url"),
+                                              prefix + "_extra_flags": s.get("extra_flags") or {}}, prefix, host)
+    except hostport.HostPortError as exc:
+        raise ControlError(str(exc))
+    address = LOOPBACK.get(listen_host, listen_host)
     scheme = "https" if s.get("tls_cert_file") else "http"
     out = {
-        "url": "%s://%s%s" % (scheme, _join(address, port), route_prefix(s.get("external_url"), s.get("extra_flags"))),
+        "url": "%s://%s%s" % (scheme, hostport.join(address, port), path),
         "ready_path": s.get("ready_path") or "/",
         "metrics_path": s.get("metrics_path") or "/metrics",
         "timeout": int(s.get("timeout") or 5),

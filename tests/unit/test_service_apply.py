@@ -337,8 +337,9 @@ def test_control_url_follows_the_listen_address(listen, url):
     ("", {"web.route-prefix": "/inner/"}, "/inner"),
     ("https://mon.example.com/outer", {"web.route-prefix": "/"}, ""),
 ])
-def test_route_prefix(external, flags, prefix):
-    assert controlpath.route_prefix(external, flags) == prefix
+def test_control_url_has_the_route_prefix(external, flags, prefix):
+    out = controlpath.control({"listen_address": ":9090", "external_url": external, "extra_flags": flags}, "prometheus", "h1")
+    assert out["url"] == "http://127.0.0.1:9090" + prefix
 
 
 def test_control_with_mutual_tls_and_basic_auth():
@@ -354,8 +355,9 @@ def test_control_with_mutual_tls_and_basic_auth():
     ({"listen_address": "0.0.0.0:91OO"}, r"prometheus_listen_address on h1: '0.0.0.0:91OO' is not host:port"),
     ({"listen_address": "9090"}, r"is not host:port"),
     ({"listen_address": ["0.0.0.0:9090"]}, r"is not host:port"),
-    ({"listen_address": "fd18::3:9090"}, r"IPv6 as \[addr\]:port"),
-    ({"listen_address": "0.0.0.0:70000"}, r"is not host:port"),
+    ({"listen_address": "fd18::3:9090"}, r"IPv6 address needs brackets"),
+    ({"listen_address": "0.0.0.0:70000"}, r"port must be 1-65535"),
+    ({"listen_address": "0.0.0.0:9090", "external_url": "https://x/a b/"}, r"prometheus_external_url on h1"),
     ({"listen_address": "0.0.0.0:9090", "basic_auth_users": {"a": "$2b$10$" + "x" * 53}}, r"is a bcrypt hash"),
     ({"listen_address": "0.0.0.0:9090", "basic_auth_users": {"a": "p"}, "control_user": "b"}, r"'b' is not in"),
     ({"listen_address": "0.0.0.0:9090", "client_ca_file": "/ca"}, r"needs prometheus_tls_cert_file"),
