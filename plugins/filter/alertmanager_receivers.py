@@ -55,7 +55,10 @@ def alertmanager_receivers(receivers, secrets_dir):
 
 
 def alertmanager_peers(hosts, me, hostvars, default_port="9094"):
-    return amconfig.peers(list(hosts or []), me, dict((h, dict(hostvars[h])) for h in hostvars), default_port)
+    try:
+        return amconfig.peers(list(hosts or []), me, hostvars, default_port)
+    except amconfig.ReceiverError as exc:
+        raise AnsibleFilterError("alertmanager peers: %s" % exc)
 
 
 # The alertmanager role's shipped templates, next to this plugin in the collection.

@@ -15,6 +15,11 @@ __metaclass__ = type
 
 import re
 
+try:
+    from ansible_collections.fleetwatch.observability.plugins.module_utils import hostport
+except ImportError:  # a harness script with plugins/module_utils on sys.path
+    import hostport  # noqa: E402  pylint: disable=import-error
+
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 # kind: (config key, required fields, {secret field: file field}, plain fields allowed)
@@ -97,13 +102,39 @@ def build(receivers, secrets_dir):
 
 
 def peers(hosts, me, hostvars, default_port):
-    """--cluster.peer addresses: every other host of the group with its cluster port."""
+    """--cluster.peer addresses: every other host of the group, at the address it can be reached on.
+
+    A peer's address is its ``alertmanager_cluster_advertise_address`` when set, else its
+    ``alertmanager_cluster_listen_address``: the IP itself when it is a specific one, else (0.0.0.0,
+    ::, empty) the host's ansible_host or inventory hostname; the port from the same variable
+    (default_port when unset). IPv6 in brackets. A peer whose cluster listens on loopback cannot be
+    reached from another host: that is an error naming the host and the variable.
+    """
     result = []
     for host in sorted(hosts):
         if host == me:
             continue
-        hv = hostvars.get(host, {})
-        listen = str(hv.get("alertmanager_cluster_listen_address") or "")
-        port = listen.rsplit(":", 1)[-1] if ":" in listen else default_port
-        result.append("%s:%s" % (hv.get("ansible_host") or host, port))
+        hv = hostvars.get(host) or {}
+        fallback = hv.get("ansible_host") or host
+        advertise = hv.get("alertmanager_cluster_advertise_address")
+        variable = "alertmanager_cluster_listen_address"
+        listen = hv.get(variable)
+        try:
+            if advertise not in (None, ""):
+                variable, listen = "alertmanager_cluster_advertise_address", advertise
+                name, port = hostport.parse_listen(advertise, variable, host)
+                if not name or hostport.is_wildcard(name):
+                    raise ReceiverError("alertmanager_cluster_advertise_address on %s: %r needs a specific address"
+                                        % (host, advertise))
+            elif listen not in (None, ""):
+                name, port = hostport.parse_listen(listen, variable, host)
+            else:
+                name, port = "", default_port
+            if hostport.is_loopback(name):
+                raise ReceiverError(
+                    "%s on %s: %r is loopback, which the other Alertmanagers (%s) cannot reach: listen on an address of "
+                    "the host (or 0.0.0.0) or set alertmanager_cluster_advertise_address" % (variable, host, listen, me))
+            result.append(hostport.join(hostport.connect_host(name, fallback), port))
+        except hostport.HostPortError as exc:
+            raise ReceiverError(str(exc))
     return result
