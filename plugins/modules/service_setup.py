@@ -333,8 +333,11 @@ def plan_services(services, overrides, changed, created, state_dir, component, s
     return plans
 
 
-def apply_services(module, plans, systemd, applier):
-    """Daemon-reload and enable as needed, then each service's action; raises ApplyError."""
+def apply_services(module, plans, systemd, applier, attempted=None):
+    """Daemon-reload and enable as needed, then each service's action; raises ApplyError.
+
+    attempted (a dict) records unit -> action for every action started, the failing one included.
+    """
     if any(show.get("NeedDaemonReload") == "yes" or show.get("LoadState") != "loaded"
            for svc, show, action, reason, record in plans):
         systemd.call("daemon-reload")
@@ -342,7 +345,26 @@ def apply_services(module, plans, systemd, applier):
         if svc["enabled"] and show.get("UnitFileState") not in ("enabled", "enabled-runtime", "static", "alias"):
             systemd.call("enable", svc["unit_name"])
         if action:
+            if attempted is not None:
+                attempted[svc["unit_name"]] = action
             applier.run(svc, action)
+
+
+def rollback_actions(back, attempted):
+    """The actions that bring every service the failed attempt touched back to the restored files.
+
+    The record still describes the restored files, so a service that was restarted or reloaded
+    into the new ones (or refused them) looks unchanged to decide(): it gets the same kind of
+    action again. A refused reload also leaves the reload metric at 0 until the next reload.
+    """
+    out = []
+    for svc, show, action, reason, record in back:
+        tried = attempted.get(svc["unit_name"])
+        if not action and tried:
+            action = "reload" if tried == "reload" else "restart"
+            reason = "back to the previous files"
+        out.append((svc, show, action, reason, record))
+    return out
 
 
 def main():
@@ -423,22 +445,19 @@ def main():
                                       for svc, show, action, reason, record in plans)
             if not module.check_mode:
                 applier = sa.Applier(systemd)
+                attempted_actions = {}
                 try:
-                    apply_services(module, plans, systemd, applier)
+                    apply_services(module, plans, systemd, applier, attempted_actions)
                 except sa.ApplyError as exc:
                     # Back to the last applied files; the record still describes them, so the same
                     # decision that brought the new settings in now brings the previous ones back.
                     restored = changeset.rollback(p["state_dir"], component)
+                    attempted = attempted_actions
                     again = "there were no earlier files to go back to"
                     if restored:
                         try:
                             back = plan_services(services, {}, set(restored), set(), p["state_dir"], component, systemd)
-                            # A refused reload leaves the program on its old configuration with its reload
-                            # metric at 0 (an alert): reload the restored files so that it reads 1 again.
-                            tried = dict((svc["unit_name"], action) for svc, show, action, reason, record in plans)
-                            back = [(svc, show, action or ("reload" if tried.get(svc["unit_name"]) == "reload" else None),
-                                     reason, record) for svc, show, action, reason, record in back]
-                            apply_services(module, back, systemd, applier)
+                            apply_services(module, rollback_actions(back, attempted), systemd, applier)
                             again = "the previous files were put back (%s) and it runs with them" % ", ".join(restored)
                         except (sa.ApplyError, ss.SetupError) as exc2:
                             again = "the previous files were put back (%s), but it did not come back: %s" % (

@@ -376,3 +376,17 @@ def test_module_docs_and_options_agree():
     assert set(doc["options"]["services"]["suboptions"]["control"]["suboptions"]) == set(
         mod.SERVICE_OPTIONS["control"]["options"])
     assert json.dumps(doc["options"]["services"]["suboptions"]["control"]["suboptions"]["password"]) != "null"
+
+
+def test_rollback_brings_back_every_service_the_attempt_touched():
+    """Instance 1 restarted into its new flags, instance 2 refused them: after the files are put back
+    both match the record again, yet instance 1 runs the new flags: it is restarted once more, and a
+    refused reload is reloaded so that the reload metric reads 1 again."""
+    from ansible_collections.fleetwatch.observability.plugins.modules import service_setup as mod
+    one, two, three = ({"unit_name": "a.service"}, {"unit_name": "b.service"}, {"unit_name": "c.service"})
+    back = [(one, ACTIVE, None, None, {}), (two, {"ActiveState": "failed"}, "start", "not running", {}),
+            (three, ACTIVE, None, None, {})]
+    out = mod.rollback_actions(back, {"a.service": "restart", "b.service": "restart"})
+    assert [action for svc, show, action, reason, record in out] == ["restart", "start", None]
+    out = mod.rollback_actions([(one, ACTIVE, None, None, {})], {"a.service": "reload"})
+    assert out[0][2] == "reload"
