@@ -127,12 +127,13 @@ def test_redis_key_metrics(db):
 
 
 def test_prometheus_sees_both_databases_up(mon):
-    assert wait_for(mon, 'pg_up{job="postgres_exporter",instance="fw-db-db1"} == 1')
-    assert wait_for(mon, 'redis_up{job="redis_exporter",instance="fw-db-db1"} == 1')
+    assert wait_for(mon, 'pg_up{job="postgres_exporter",instance="fw-db-db1",instance_name="main"} == 1')
+    assert wait_for(mon, 'redis_up{job="redis_exporter",instance="fw-db-db1",instance_name="main"} == 1')
 
 
 def test_prometheus_sees_wrong_credentials_as_down(mon):
-    assert wait_for(mon, 'pg_up{job="postgres_exporter",instance="fw-db-db1/wrongpw"} == 0')
+    # The inventory-driven job scrapes every instance: the second one is labelled instance_name="wrongpw".
+    assert wait_for(mon, 'pg_up{job="postgres_exporter",instance="fw-db-db1",instance_name="wrongpw"} == 0')
 
 
 @pytest.mark.parametrize("collector,metric", sorted(COLLECTOR_METRICS.items()))
