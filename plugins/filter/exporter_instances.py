@@ -42,6 +42,9 @@ options:
   defaults:
     description: Settings every instance starts from; an instance's own non-null keys win.
     type: dict
+  host:
+    description: The inventory hostname, named in error messages.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -65,9 +68,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetwatch.observability.plugins.module_utils import exporterinstances as ei
 
 
-def exporter_instances(instances, component, listen_address, config_dir, systemd_dir="/etc/systemd/system", defaults=None):
+def exporter_instances(instances, component, listen_address, config_dir, systemd_dir="/etc/systemd/system", defaults=None,
+                       host=None):
     try:
-        return ei.normalise(instances, component, listen_address, config_dir, systemd_dir, defaults)
+        return ei.normalise(instances, component, listen_address, config_dir, systemd_dir, defaults, host)
     except ei.InstanceError as exc:
         raise AnsibleFilterError(str(exc))
 

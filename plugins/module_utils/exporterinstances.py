@@ -17,6 +17,11 @@ __metaclass__ = type
 
 import re
 
+try:
+    from ansible_collections.fleetwatch.observability.plugins.module_utils import hostport
+except ImportError:  # a harness script with plugins/module_utils on sys.path
+    import hostport  # noqa: E402  pylint: disable=import-error
+
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -25,15 +30,8 @@ class InstanceError(Exception):
     pass
 
 
-def port_of(address):
-    text = str(address or "")
-    head, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise InstanceError("listen address %r is not host:port" % (address,))
-    return int(port)
-
-
-def normalise(instances, component, listen_address, config_dir, systemd_dir="/etc/systemd/system", defaults=None):
+def normalise(instances, component, listen_address, config_dir, systemd_dir="/etc/systemd/system", defaults=None,
+              host=None):
     """Return the instances with name, index, listen_address, listen_port, service, unit_path and env_file set.
 
     defaults: settings every instance starts from (an instance's own keys win, except null ones).
@@ -64,7 +62,12 @@ def normalise(instances, component, listen_address, config_dir, systemd_dir="/et
             address = listen_address
         elif not address:
             raise InstanceError("%s_instances[%d] (%s) needs its own listen_address (host:port)" % (component, index, name))
-        port = port_of(address)
+        variable = component + "_listen_address" if index == 0 else "%s_instances[%d].listen_address" % (component, index)
+        try:
+            address = hostport.normalise_listen(address, variable, host)
+            port = hostport.parse_listen(address, variable, host)[1]
+        except hostport.HostPortError as exc:
+            raise InstanceError(str(exc))
         if port in ports:
             raise InstanceError("%s_instances: %s and %s both listen on port %d" % (component, ports[port], name, port))
         ports[port] = name
@@ -73,7 +76,7 @@ def normalise(instances, component, listen_address, config_dir, systemd_dir="/et
             raise InstanceError("the defaults of the instances must be a mapping")
         item = dict(defaults or {})
         item.update((k, v) for k, v in entry.items() if v is not None)
-        item.update(name=name, index=index, listen_address=str(address), listen_port=port, service=service,
+        item.update(name=name, index=index, listen_address=address, listen_port=port, service=service,
                     unit_path="%s/%s.service" % (systemd_dir.rstrip("/"), service),
                     env_file="%s/%s.env" % (config_dir.rstrip("/"), name))
         out.append(item)

@@ -1,62 +1,34 @@
 """Role task arguments rendered with Ansible's own templating, on the role's defaults and vars."""
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
-from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def collection_loader():
-    """Let Ansible's plugin loader find fleetwatch.observability's filters, as ansible-playbook does."""
-    finder = _AnsibleCollectionFinder(paths=[COLLECTIONS])
-    finder._install()
-    yield
-    finder._remove()
+def render(role, expression=None, task=None, arg=None, **overrides):
+    """Value of an expression (or of a task's argument) with the role's defaults and vars; raises
+    RenderError with Ansible's message when templating fails."""
+    request = {"expression": expression, "task": task, "arg": arg, "vars": overrides}
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "render_role.py"), role],
+                          input=json.dumps(request), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, check=True)
+    out = json.loads(proc.stdout)
+    if "error" in out:
+        raise RenderError(out["error"])
+    return out["value"]
 
 
-def load(path):
-    """YAML as Ansible reads a role's files: its strings are templates."""
-    return DataLoader().load_from_file(path, trusted_as_template=True)
-
-
-def role_vars(role, **overrides):
-    out = {}
-    for kind in ("defaults", "vars"):
-        base = os.path.join(ROOT, "roles", role, kind)
-        files = [os.path.join(base, "main.yml")] if os.path.isfile(os.path.join(base, "main.yml")) else sorted(
-            os.path.join(base, "main", n) for n in os.listdir(os.path.join(base, "main")))
-        for path in files:
-            out.update(load(path) or {})
-    common = load(os.path.join(ROOT, "roles", "common", "defaults", "main.yml"))
-    merged = dict(common, **out)
-    merged.update(inventory_hostname="fw-test-1", groups={"all": ["fw-test-1"]}, hostvars={})
-    merged.update(overrides)
-    return merged
-
-
-def task_arg(role, task_name, arg):
-    tasks = load(os.path.join(ROOT, "roles", role, "tasks", "main.yml"))
-    for task in tasks:
-        if task.get("name") == task_name:
-            module = [k for k in task if "." in k][0]
-            return task[module][arg]
-    raise KeyError(task_name)
-
-
-def render(role, task_name, arg, **overrides):
-    templar = Templar(loader=DataLoader(), variables=role_vars(role, **overrides))
-    return templar.template(task_arg(role, task_name, arg))
+class RenderError(Exception):
+    pass
 
 
 def test_node_exporter_manages_its_textfile_directory_not_the_parent():
     """A Debian-style path must not make node_exporter take over /var/lib/prometheus (root 0755)."""
-    dirs = render("node_exporter", "Configure and run node_exporter", "directories",
+    dirs = render("node_exporter", task="Configure and run node_exporter", arg="directories",
                   node_exporter_textfile_dir="/var/lib/prometheus/node-exporter")
     paths = [d["path"] for d in dirs]
     assert "/var/lib/prometheus/node-exporter" in paths
@@ -64,10 +36,9 @@ def test_node_exporter_manages_its_textfile_directory_not_the_parent():
 
 
 def test_node_exporter_textfile_directory_can_be_turned_off():
-    dirs = render("node_exporter", "Configure and run node_exporter", "directories", node_exporter_textfile_dir="")
+    dirs = render("node_exporter", task="Configure and run node_exporter", arg="directories", node_exporter_textfile_dir="")
     assert [d["path"] for d in dirs] == ["/etc/node_exporter"]
-    templar = Templar(loader=DataLoader(), variables=role_vars("node_exporter", node_exporter_textfile_dir=""))
-    unit = templar.template(trust_as_template("{{ node_exporter_unit | fleetwatch.observability.systemd_unit }}"))
+    unit = render("node_exporter", "{{ node_exporter_unit | fleetwatch.observability.systemd_unit }}", node_exporter_textfile_dir="")
     assert "collector.textfile.directory" not in unit
 
 
@@ -75,6 +46,34 @@ def test_node_exporter_textfile_directory_can_be_turned_off():
 def test_only_programs_that_reload_on_sighup_get_execreload(role, reloads):
     """systemctl reload node_exporter used to stop node_exporter for good (it exits on SIGHUP)."""
     overrides = {"groups": {"all": ["fw-test-1"], "alertmanager": []}} if role == "alertmanager" else {}
-    templar = Templar(loader=DataLoader(), variables=role_vars(role, **overrides))
-    unit = templar.template(trust_as_template("{{ %s_unit | fleetwatch.observability.systemd_unit }}" % role))
+    unit = render(role, "{{ %s_unit | fleetwatch.observability.systemd_unit }}" % role, **overrides)
     assert ("ExecReload=/bin/kill -HUP $MAINPID" in unit) is reloads
+
+
+@pytest.mark.parametrize("role,variable,value,message", [
+    ("node_exporter", "node_exporter_listen_address", "0.0.0.0:91OO", "port must be 1-65535"),
+    ("node_exporter", "node_exporter_listen_address", ["0.0.0.0:9100"], "is not host:port"),
+    ("node_exporter", "node_exporter_listen_address", "fd18::3:9100", "needs brackets"),
+    ("alertmanager", "alertmanager_listen_address", "0.0.0.0:9O93", "port must be 1-65535"),
+    ("alertmanager", "alertmanager_data_retention", "5 days", "alertmanager_data_retention on fw-test-1"),
+])
+def test_bad_flag_values_never_reach_a_unit(role, variable, value, message):
+    """The unit is rendered from checked values: a bad one fails naming the variable and the host."""
+    overrides = {variable: value}
+    if role == "alertmanager":
+        overrides["groups"] = {"all": ["fw-test-1"], "alertmanager": []}
+    with pytest.raises(RenderError) as err:
+        render(role, "{{ %s_unit | fleetwatch.observability.systemd_unit }}" % role, **overrides)
+    assert message in str(err.value)
+    assert variable in str(err.value) and "fw-test-1" in str(err.value)
+
+
+@pytest.mark.parametrize("role,variable,value,message", [
+    ("postgres_exporter", "postgres_exporter_instances", [{"name": "main"}, {"name": "two", "listen_address": "0.0.0.0:91x7"}],
+     "postgres_exporter_instances[1].listen_address on fw-test-1"),
+    ("redis_exporter", "redis_exporter_listen_address", "0.0.0.0:912l", "redis_exporter_listen_address on fw-test-1"),
+])
+def test_bad_instance_addresses_name_the_variable_and_host(role, variable, value, message):
+    with pytest.raises(RenderError) as err:
+        render(role, "{{ %s_instance_list }}" % role, **{variable: value})
+    assert message in str(err.value)
