@@ -155,11 +155,14 @@ def _endpoints(job, entry, host, hv):
         instances = [{"name": "main"}]  # the roles' default: one instance
     try:
         hostport.parse_listen(listen, variable, host)
-        normalised = ei.normalise(instances, prefix, listen, "/nonexistent")
+        normalised = ei.normalise(instances, prefix, listen, "/nonexistent", host=host)
     except hostport.HostPortError as exc:
         raise ScrapeError(str(exc))
     except ei.InstanceError as exc:
-        raise ScrapeError("%s on %s: %s" % (prefix + "_instances", host, exc))
+        text = str(exc)
+        if " on %s: " % host in text:  # the message names the variable and the host already
+            raise ScrapeError(text)
+        raise ScrapeError("%s on %s: %s" % (prefix + "_instances", host, text))
     out = []
     for item in normalised:
         where = variable if item["index"] == 0 else "%s_instances[%d].listen_address" % (prefix, item["index"])

@@ -182,7 +182,8 @@ def test_instance_telemetry_path_splits_the_job():
 @pytest.mark.parametrize("instances, message", [
     ([{"name": "a"}, {"name": "b"}], "postgres_exporter_instances on db1: .*needs its own listen_address"),
     ([{"name": "a"}, {"name": "b", "listen_address": "0.0.0.0:9187"}], "both listen on port 9187"),
-    ([{"name": "a"}, {"name": "b", "listen_address": "0.0.0.0:91OO"}], "postgres_exporter_instances on db1: .*not host:port"),
+    ([{"name": "a"}, {"name": "b", "listen_address": "0.0.0.0:91OO"}],
+     "^postgres_exporter_instances\\[1\\].listen_address on db1: '0.0.0.0:91OO' is not host:port \\(port must be 1-65535\\)$"),
     ([{"name": "Bad Name"}], "postgres_exporter_instances on db1: .*name 'Bad Name'"),
     ({"name": "a"}, "postgres_exporter_instances on db1: .*non-empty list"),
     ("main", "postgres_exporter_instances on db1: .*non-empty list"),
