@@ -77,3 +77,18 @@ def test_bad_instance_addresses_name_the_variable_and_host(role, variable, value
     with pytest.raises(RenderError) as err:
         render(role, "{{ %s_instance_list }}" % role, **{variable: value})
     assert message in str(err.value)
+
+
+def test_bad_retention_never_reaches_the_prometheus_unit():
+    with pytest.raises(RenderError) as err:
+        render("prometheus", "{{ prometheus_unit | fleetwatch.observability.systemd_unit }}", prometheus_retention_time="-1d")
+    assert "prometheus_retention_time on fw-test-1" in str(err.value)
+
+
+def test_prometheus_lifecycle_api_is_off_by_default():
+    unit = render("prometheus", "{{ prometheus_unit | fleetwatch.observability.systemd_unit }}")
+    assert "--web.enable-lifecycle" not in unit
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in unit
+    unit = render("prometheus", "{{ prometheus_unit | fleetwatch.observability.systemd_unit }}",
+                  prometheus_web_enable_lifecycle=True)
+    assert "--web.enable-lifecycle" in unit
