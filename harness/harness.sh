@@ -116,9 +116,15 @@ image() {
   log "image $IMAGE ready"
 }
 
+# The mirror is rebuilt when its recipe changes: the builder and the registry it reads.
+mirror_recipe() {
+  cat "$here/harness/build_mirror.py" "$here/plugins/module_utils/registry.py" "$here/plugins/module_utils/artifacts.py" \
+    | sha256sum | cut -d' ' -f1
+}
+
 mirror() {
   local dir="$cache/mirror"
-  if [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$(sha256sum "$here/harness/build_mirror.py" | cut -d' ' -f1)" ]; then
+  if [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$(mirror_recipe)" ]; then
     return
   fi
   image
@@ -127,7 +133,7 @@ mirror() {
   rm -rf "$dir.new"; mkdir -p "$dir.new"
   podman run --rm --network=host -v "$here:/src:ro" -v "$dir.new:/mirror" "$IMAGE" \
     python3 /src/harness/build_mirror.py /mirror
-  sha256sum "$here/harness/build_mirror.py" | cut -d' ' -f1 >"$dir.new/.complete"
+  mirror_recipe >"$dir.new/.complete"
   rm -rf "$dir.old"; [ -d "$dir" ] && mv "$dir" "$dir.old"; mv "$dir.new" "$dir"; rm -rf "$dir.old"
 }
 
