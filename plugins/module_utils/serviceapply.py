@@ -36,6 +36,8 @@ import stat
 import tempfile
 import time
 
+from ansible_collections.fleetwatch.observability.plugins.module_utils.servicesetup import read_bytes
+
 try:  # Python 3
     from urllib.request import Request, urlopen, HTTPSHandler, build_opener
     from urllib.error import HTTPError, URLError
@@ -63,14 +65,6 @@ class ApplyError(Exception):
 
 
 # --- digests and the stamp -----------------------------------------------------------------------
-
-def _file_bytes(path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
-
 
 def newest_mtime(entries):
     """Latest modification time of the named files (a directory entry: of it and its files)."""
@@ -108,7 +102,7 @@ def digest(entries, extra=None, overrides=None):
         else:
             paths = [entry]
         for path in paths:
-            data = overrides[path] if path in overrides else _file_bytes(path)
+            data = overrides[path] if path in overrides else read_bytes(path)
             h.update(path.encode("utf-8") + b"\0")
             h.update(b"<absent>" if data is None else hashlib.sha256(data).digest())
             h.update(b"\0")
@@ -122,7 +116,7 @@ def stamp_path(state_dir, component):
 
 
 def read_stamp(state_dir, component):
-    data = _file_bytes(stamp_path(state_dir, component))
+    data = read_bytes(stamp_path(state_dir, component))
     if data is None:
         return None
     try:
