@@ -150,9 +150,10 @@ def unit_active(host, unit):
 def secret(value, *tokens):
     """The strings that betray a secret: the value itself and distinctive parts of it (so that a
     quoted or escaped copy is found too). Without tokens, the longest run of letters, digits, - and _
-    (at least 8 characters) is used when the value has other characters."""
+    (at least 8 characters) is used when the value has other characters; a URL is looked for
+    whole (its parts are host names and paths found everywhere)."""
     found = [value]
-    if not tokens:
+    if not tokens and "://" not in value:
         runs = sorted(re.findall(r"[A-Za-z0-9_-]{8,}", value), key=len, reverse=True)
         if runs and runs[0] != value:
             tokens = (runs[0],)
