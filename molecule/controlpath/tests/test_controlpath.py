@@ -12,8 +12,8 @@ import testinfra
 import helpers
 
 TLS = "/etc/fleetwatch-tls"
-PROM_IP4, AM6_IP6, NODE_IP4 = "10.213.37.10", "fd42:f1ee:7::20", "10.213.37.30"
-PROM_IP6 = "fd42:f1ee:7::10"
+PROM_IP4, PROM_IP6 = "10.213.37.10", "fd42:f1ee:7::10"
+AM6_IP4, AM6_IP6 = "10.213.37.20", "fd42:f1ee:7::20"
 ADMIN = ("admin", "cp-admin-Zc1-secret")
 SECRETS = {
     "prometheus_basic_auth_users.admin": "cp-admin-Zc1-secret",
@@ -120,7 +120,9 @@ def test_alertmanagers_form_a_cluster_of_two_over_ipv6(am1, am6, prom_host):
 
 
 def test_alertmanager_am6_listens_on_its_ipv6_address_only(am6_host):
-    assert am6_host.run("curl -sS -o /dev/null --max-time 5 -k https://127.0.0.1:9093/amprefix/-/ready").rc != 0
+    for address in ("127.0.0.1", AM6_IP4, "[::1]"):
+        refused = am6_host.run("curl -sS -o /dev/null --max-time 5 -k https://%s:9093/amprefix/-/ready" % address)
+        assert refused.rc == 7, (address, refused.stderr)  # connection refused
     ok = helpers.curl(am6_host, AM6_URL + "/-/ready", **CLIENT)
     assert ok.status == 200, ok
     assert helpers.curl(am6_host, AM6_URL + "/-/ready", cacert=CLIENT["cacert"]).status is None  # no client certificate
