@@ -11,7 +11,7 @@ name: control
 short_description: How a role reaches the service it set up (readiness, reload checks)
 version_added: 0.2.0
 description:
-  - Returns the C(control) option of P(fleetwatch.observability.service_setup#module)'s C(services):
+  - Returns the C(control) option of the C(services) of P(fleetwatch.observability.service_setup#module),
     the service's own address (its listen IP; 127.0.0.1 or ::1 when it listens on all addresses),
     route prefix (path of the external URL or C(web.route-prefix)), TLS, the client certificate a
     service with a client CA requires, and the first basic auth user (or C(control_user)).

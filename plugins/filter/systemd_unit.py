@@ -19,7 +19,7 @@ description:
   - C(exec_reload) has no default, so a unit has no C(ExecReload=) and C(systemctl reload) fails
     instead of killing a program that exits on SIGHUP (node_exporter, postgres_exporter,
     redis_exporter). Programs that reload on SIGHUP (Prometheus, Alertmanager) opt in with
-    C(exec_reload: /bin/kill -HUP $MAINPID).
+    C(exec_reload) set to C(/bin/kill -HUP $MAINPID).
   - C(restart) is the C(Restart=) policy (C(no), C(on-success), C(on-failure), C(on-abnormal),
     C(on-watchdog), C(on-abort), C(always)); default C(on-failure). C(timeout_stop) defaults to
     C(60s), C(limit_nofile) to C(8192).

@@ -74,7 +74,7 @@ options:
     default: /usr/local/bin
   cache_dir:
     description:
-      - Controller-side download cache, C(<cache_dir>/<name>/<version>/<key of the URL>/<file>): the same
+      - Controller-side download cache, C(<cache_dir>/<name>/<version>/<key of the URL>/<file>); the same
         file name from another URL (another mirror, a changed O(url)) is downloaded anew.
       - A cached file is verified on each use; one that does not match the expected sha256 (for
         example after O(checksum) was changed) is downloaded once more before the task fails.
