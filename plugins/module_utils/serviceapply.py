@@ -392,3 +392,22 @@ def binary_realpath(binary):
     if not stat.S_ISREG(st.st_mode):
         return None
     return os.path.realpath(binary)
+
+
+def relink_previous(binary, previous):
+    """Point an installed binary's link back at the executable that ran before a refused upgrade.
+
+    binary: the link the unit runs (``/usr/local/bin/prometheus``); previous: what the process
+    ran before (``/proc/<pid>/exe``). Returns the restored target, or None when there is nothing
+    to go back to (not a link, the same file, or the previous version is gone).
+    """
+    if not binary or not previous or not os.path.islink(binary):
+        return None
+    if previous.endswith(" (deleted)") or not os.path.isfile(previous) or os.path.realpath(binary) == previous:
+        return None
+    tmp = binary + ".fleetwatch-rollback"
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(previous, tmp)
+    os.rename(tmp, binary)
+    return previous

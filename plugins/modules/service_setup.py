@@ -326,6 +326,7 @@ def plan_services(services, overrides, changed, created, state_dir, component, s
         else:
             show = systemd.show(unit)
         exe = sa.running_executable(show.get("MainPID")) if sa.is_active(show) else None
+        show["_exe"] = exe  # what it ran before this run: where a refused new binary goes back to
         action, reason = sa.decide(svc, show, (stamp.get("services") or {}).get(unit), record["restart"], record["reload"],
                                    exe, binary_real, unit_changed, sa.started_at(show),
                                    sa.newest_mtime(restart_entries + ([svc["binary"]] if svc["binary"] else [])))
@@ -453,6 +454,11 @@ def main():
                     # decision that brought the new settings in now brings the previous ones back.
                     restored = changeset.rollback(p["state_dir"], component)
                     attempted = attempted_actions
+                    for svc, show, action, reason, record in plans:
+                        if attempted.get(svc["unit_name"]) in ("start", "restart"):
+                            previous = sa.relink_previous(svc["binary"], show.get("_exe"))
+                            if previous:
+                                restored.append("%s -> %s" % (svc["binary"], previous))
                     again = "there were no earlier files to go back to"
                     if restored:
                         try:

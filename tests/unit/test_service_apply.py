@@ -390,3 +390,21 @@ def test_rollback_brings_back_every_service_the_attempt_touched():
     assert [action for svc, show, action, reason, record in out] == ["restart", "start", None]
     out = mod.rollback_actions([(one, ACTIVE, None, None, {})], {"a.service": "reload"})
     assert out[0][2] == "reload"
+
+
+def test_a_refused_new_binary_is_relinked_to_the_one_that_ran_before(tmp_path):
+    old, new = tmp_path / "2.53.3" / "prometheus", tmp_path / "3.5.3" / "prometheus"
+    for path in (old, new):
+        path.parent.mkdir()
+        path.write_text("#!/bin/sh\n")
+    link = tmp_path / "bin-prometheus"
+    link.symlink_to(new)
+    assert sa.relink_previous(str(link), str(old)) == str(old)
+    assert os.readlink(str(link)) == str(old)
+    assert sa.relink_previous(str(link), str(old)) is None  # already there
+    assert sa.relink_previous(str(link), str(new) + " (deleted)") is None  # pruned meanwhile
+    assert sa.relink_previous(str(link), None) is None  # nothing ran before
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    assert sa.relink_previous(str(plain), str(old)) is None  # not installed by the collection's installer
+    assert not any(p.name.endswith(".fleetwatch-rollback") for p in tmp_path.iterdir())
