@@ -334,7 +334,7 @@ def plan_services(services, overrides, changed, created, state_dir, component, s
     return plans
 
 
-def apply_services(module, plans, systemd, applier, attempted=None):
+def apply_services(plans, systemd, applier, attempted=None):
     """Daemon-reload and enable as needed, then each service's action; raises ApplyError.
 
     attempted (a dict) records unit -> action for every action started, the failing one included.
@@ -366,6 +366,26 @@ def rollback_actions(back, attempted):
             reason = "back to the previous files"
         out.append((svc, show, action, reason, record))
     return out
+
+
+def roll_back(services, plans, changeset, attempted, state_dir, component, systemd, applier):
+    """Back to the last applied files (and a refused new binary to the one that ran before), then
+    every service the failed attempt touched back to them. Returns what happened, as a sentence."""
+    restored = changeset.rollback(state_dir, component)
+    for svc, show, action, reason, record in plans:
+        if attempted.get(svc["unit_name"]) in ("start", "restart"):
+            previous = sa.relink_previous(svc["binary"], show.get("_exe"))
+            if previous:
+                restored.append("%s -> %s" % (svc["binary"], previous))
+    if not restored:
+        return "there were no earlier files to go back to"
+    try:
+        # The record still describes the restored files: the same decisions bring them back.
+        back = plan_services(services, {}, set(restored), set(), state_dir, component, systemd)
+        apply_services(rollback_actions(back, attempted), systemd, applier)
+    except (sa.ApplyError, ss.SetupError) as exc:
+        return "the previous files were put back (%s), but it did not come back: %s" % (", ".join(restored), exc)
+    return "the previous files were put back (%s) and it runs with them" % ", ".join(restored)
 
 
 def main():
@@ -448,26 +468,10 @@ def main():
                 applier = sa.Applier(systemd)
                 attempted_actions = {}
                 try:
-                    apply_services(module, plans, systemd, applier, attempted_actions)
+                    apply_services(plans, systemd, applier, attempted_actions)
                 except sa.ApplyError as exc:
-                    # Back to the last applied files; the record still describes them, so the same
-                    # decision that brought the new settings in now brings the previous ones back.
-                    restored = changeset.rollback(p["state_dir"], component)
-                    attempted = attempted_actions
-                    for svc, show, action, reason, record in plans:
-                        if attempted.get(svc["unit_name"]) in ("start", "restart"):
-                            previous = sa.relink_previous(svc["binary"], show.get("_exe"))
-                            if previous:
-                                restored.append("%s -> %s" % (svc["binary"], previous))
-                    again = "there were no earlier files to go back to"
-                    if restored:
-                        try:
-                            back = plan_services(services, {}, set(restored), set(), p["state_dir"], component, systemd)
-                            apply_services(module, rollback_actions(back, attempted), systemd, applier)
-                            again = "the previous files were put back (%s) and it runs with them" % ", ".join(restored)
-                        except (sa.ApplyError, ss.SetupError) as exc2:
-                            again = "the previous files were put back (%s), but it did not come back: %s" % (
-                                ", ".join(restored), exc2)
+                    again = roll_back(services, plans, changeset, attempted_actions, p["state_dir"], component,
+                                      systemd, applier)
                     module.fail_json(msg="%s on %s: the new settings were refused: %s\n%s." % (
                         component, os.uname()[1], exc, again[0].upper() + again[1:]), **result)
                 stamp = sa.read_stamp(p["state_dir"], component) or {}
