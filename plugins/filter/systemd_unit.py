@@ -10,6 +10,8 @@ DOCUMENTATION = r"""
 name: systemd_unit
 short_description: Render a hardened systemd service unit from a dict
 version_added: 0.1.0
+author:
+  - fleetwatch engineers (@fleetwatch)
 description:
   - The unit of every service of the collection. Required keys C(description), C(user),
     C(exec_start) (list, absolute binary path first).
@@ -21,7 +23,8 @@ description:
     redis_exporter). Programs that reload on SIGHUP (Prometheus, Alertmanager) opt in with
     C(exec_reload) set to C(/bin/kill -HUP $MAINPID).
   - C(restart) is the C(Restart=) policy (C(no), C(on-success), C(on-failure), C(on-abnormal),
-    C(on-watchdog), C(on-abort), C(always)); default C(on-failure). C(timeout_stop) defaults to
+    C(on-watchdog), C(on-abort), C(always)); default C(always) (a clean exit is no reason to stay down;
+    C(systemctl stop) still stops it). C(timeout_stop) defaults to
     C(60s), C(limit_nofile) to C(8192).
   - A directive given in C(directives) or C(hardening) (for example C(TimeoutStopSec) in a role's
     C(<role>_systemd_overrides)) replaces the one the unit writes itself (C(Type), C(ExecReload),

@@ -55,7 +55,8 @@ def render(spec):
     group (default user), documentation, environment_file, exec_reload (default: none, so
     that `systemctl reload` fails instead of stopping a program that exits on SIGHUP; a program
     that reloads on SIGHUP opts in with "/bin/kill -HUP $MAINPID"), restart (Restart=, default
-    on-failure), timeout_stop (default 60s), limit_nofile (default 8192), after/wants (lists),
+    always: a clean exit, such as a lifecycle quit or an unhandled SIGHUP, is no reason to stay
+    down), timeout_stop (default 60s), limit_nofile (default 8192), after/wants (lists),
     directives (extra [Service] settings), hardening (the sandboxing settings; a null value
     drops a directive).
 
@@ -77,7 +78,7 @@ def render(spec):
     for arg in argv:
         if "\n" in str(arg):
             raise UnitError("an argument of exec_start contains a line break: %r" % (arg,))
-    restart = spec.get("restart") or "on-failure"
+    restart = spec.get("restart") or "always"
     if restart not in RESTART_POLICIES:
         raise UnitError("restart must be one of %s, not %r" % (", ".join(RESTART_POLICIES), restart))
     directives = _mapping(spec, "directives")
