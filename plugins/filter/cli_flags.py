@@ -10,6 +10,8 @@ DOCUMENTATION = r"""
 name: cli_flags
 short_description: Turn a dict into command-line flags for a systemd ExecStart=
 version_added: 0.1.0
+author:
+  - fleetwatch engineers (@fleetwatch)
 description:
   - C(true) gives C(--flag), C(false) gives C(--no-flag), a list repeats the flag, C(null) drops it.
   - Values with spaces or special characters are quoted for systemd. Flags are sorted by name.
@@ -45,6 +47,13 @@ def cli_flags(value):
         raise AnsibleFilterError(str(exc))
 
 
+def collector_flags(value, variable="collector options"):
+    try:
+        return cliflags.collector_flags(value, variable)
+    except cliflags.FlagError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 class FilterModule(object):
     def filters(self):
-        return {"cli_flags": cli_flags}
+        return {"cli_flags": cli_flags, "collector_flags": collector_flags}

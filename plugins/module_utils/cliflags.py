@@ -55,3 +55,30 @@ def render(flags):
         else:
             out.append("--%s=%s" % (key, _quote(value)))
     return out
+
+
+COLLECTOR_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+
+
+def collector_flags(options, variable="collector options"):
+    """{"filesystem": {"mount-points-exclude": "^/(dev|proc)($|/)"}} ->
+    {"collector.filesystem.mount-points-exclude": "^/(dev|proc)($|/)"} (node_exporter's layout)."""
+    if options in (None, ""):
+        return {}
+    if not isinstance(options, dict):
+        raise FlagError("%s must be a mapping of collector to {option: value}, not %r" % (variable, options))
+    out = {}
+    for collector in sorted(options, key=str):
+        settings = options[collector]
+        if not isinstance(collector, str) or not COLLECTOR_RE.match(collector):
+            raise FlagError("%s: invalid collector name %r" % (variable, collector))
+        if not isinstance(settings, dict):
+            raise FlagError("%s.%s must be a mapping of option to value, not %r" % (variable, collector, settings))
+        for option, value in settings.items():
+            name = "collector.%s.%s" % (collector, option)
+            if not isinstance(option, str) or not FLAG_RE.match(name):
+                raise FlagError("%s.%s: invalid option name %r" % (variable, collector, option))
+            if isinstance(value, dict):
+                raise FlagError("%s.%s.%s: a value cannot be a mapping" % (variable, collector, option))
+            out[name] = value
+    return out

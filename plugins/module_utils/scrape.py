@@ -229,7 +229,7 @@ def jobs(spec, groups, hostvars, scrape_user="prometheus", include=None, options
             except hostport.HostPortError as exc:
                 raise ScrapeError(str(exc))
             for listen, variable, flags, labels in _endpoints(job, entry, host, hv):
-                path = flags.get("web.telemetry-path") or entry["metrics_path"]
+                path = flags.get("web.telemetry-path") or hv.get(prefix + "_telemetry_path") or entry["metrics_path"]
                 if not isinstance(path, str) or not path.startswith("/"):
                     raise ScrapeError("web.telemetry-path of %s on %s: %r must be a path starting with /" % (prefix, host, path))
                 key = (scheme, username, password, route + path, route or "/")

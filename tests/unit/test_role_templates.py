@@ -92,3 +92,30 @@ def test_prometheus_lifecycle_api_is_off_by_default():
     unit = render("prometheus", "{{ prometheus_unit | fleetwatch.observability.systemd_unit }}",
                   prometheus_web_enable_lifecycle=True)
     assert "--web.enable-lifecycle" in unit
+
+
+def test_node_exporter_options_as_data_log_settings_and_telemetry_path():
+    unit = render("node_exporter", "{{ node_exporter_unit | fleetwatch.observability.systemd_unit }}",
+                  node_exporter_collector_options={"filesystem": {"mount-points-exclude": "^/(dev|proc)($|/)"},
+                                                   "systemd": {"enable-restarts-metrics": True}},
+                  node_exporter_log_level="debug", node_exporter_log_format="json",
+                  node_exporter_telemetry_path="/node/metrics")
+    assert '--collector.filesystem.mount-points-exclude="^/(dev|proc)($$|/)"' in unit
+    assert "--collector.systemd.enable-restarts-metrics" in unit
+    assert "--log.level=debug" in unit and "--log.format=json" in unit
+    assert "--web.telemetry-path=/node/metrics" in unit
+    default = render("node_exporter", "{{ node_exporter_unit | fleetwatch.observability.systemd_unit }}")
+    assert "--web.telemetry-path" not in default and "--log.level=info" in default
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"file system": {"x": 1}}, "invalid collector name"),
+    ({"filesystem": "mount-points-exclude=x"}, "must be a mapping of option to value"),
+    ({"filesystem": {"x": {"y": 1}}}, "cannot be a mapping"),
+    (["filesystem"], "must be a mapping of collector"),
+])
+def test_bad_collector_options_name_the_variable(options, message):
+    with pytest.raises(RenderError) as err:
+        render("node_exporter", "{{ node_exporter_unit | fleetwatch.observability.systemd_unit }}",
+               node_exporter_collector_options=options)
+    assert message in str(err.value) and "node_exporter_collector_options" in str(err.value)

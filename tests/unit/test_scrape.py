@@ -173,7 +173,7 @@ def test_first_instance_listens_on_the_role_address():
 
 def test_instance_telemetry_path_splits_the_job():
     hv = {"r1": {"redis_exporter_instances": [{"name": "a"}, {"name": "b", "listen_address": ":9122",
-                                                                 "flags": {"web.telemetry-path": "/scrape"}}]}}
+                                                              "flags": {"web.telemetry-path": "/scrape"}}]}}
     first, second = scrape.jobs(JOBS, {"redis_exporter": ["r1"]}, hv)
     assert (first["metrics_path"], second["metrics_path"]) == ("/metrics", "/scrape")
     assert second["name"] == "redis_exporter_2" and second["job"] == "redis_exporter"
@@ -310,3 +310,9 @@ def test_peers_bracket_ipv6_and_use_the_cluster_ip():
 def test_bad_peers(hv, message):
     with pytest.raises(amconfig.ReceiverError, match=message):
         amconfig.peers(["am1", "am2"], "am1", {"am1": {}, "am2": hv}, "9094")
+
+
+def test_the_role_telemetry_path_variable_is_scraped():
+    hv = {"n1": {"node_exporter_telemetry_path": "/node/metrics"}, "n2": {}}
+    slices = scrape.jobs(JOBS, {"node_exporter": ["n1", "n2"]}, hv)
+    assert sorted(s["metrics_path"] for s in slices) == ["/metrics", "/node/metrics"]
