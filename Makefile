@@ -10,11 +10,11 @@ export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help up down urls test lint unit molecule deps image mirror tools bench docs clean
+.PHONY: help up down urls test lint sanity unit molecule deps image mirror tools bench docs clean
 
 help:
 	@echo "make up      - local lab of podman test hosts with the whole stack (playbooks/site.yml), URLs printed"
-	@echo "make test    - lint, unit tests and every Molecule scenario ($(SCENARIOS))"
+	@echo "make test    - lint (with ansible-test sanity), unit tests and every Molecule scenario ($(SCENARIOS))"
 	@echo "make down    - remove the lab;  make bench - converge/no-op timings;  make docs - role variable docs"
 
 deps:
@@ -37,6 +37,12 @@ lint:
 	yamllint -s .
 	ansible-lint --profile production
 	python3 harness/docs.py --check
+	@$(MAKE) --no-print-directory sanity
+
+# ansible-test sanity --local on the tracked files, copied into a temporary ansible_collections tree
+# (about 40 s once its virtualenvs exist in ~/.ansible/test/venv; their first creation about 100 s).
+sanity:
+	@bash harness/sanity.sh
 
 unit:
 	@rc=0; python -m pytest -q tests || rc=$$?; \

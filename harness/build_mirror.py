@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build the local artifact mirror used by tests and the lab.
 
 Runs inside a Debian test-host container (it needs apt for the suite's packages). For each
@@ -61,8 +60,8 @@ def main(mirror):
                       "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n" % " ".join(suites))
     run("apt-get", "update", "-qq")
     work = tempfile.mkdtemp()
-    names = sorted(set([pkg for pkg, _ in PACKAGES.values()] + [
-        path.split(":", 1)[0] for _, bins in PACKAGES.values() for path in bins.values() if ":" in path]))
+    names = sorted(set([pkg for pkg, _bins in PACKAGES.values()] + [
+        path.split(":", 1)[0] for _pkg, bins in PACKAGES.values() for path in bins.values() if ":" in path]))
     builds = [(None, download(names, os.path.join(work, "default")))]
     for suite in suites:
         wanted = sorted(set(p for c, (p, b) in PACKAGES.items() if suite in EXTRA_SUITES.get(c, [])

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Role variable documentation, generated from each role's meta/argument_specs.yml.
 
     docs.py          rewrite the README section between the ROLE VARIABLES markers

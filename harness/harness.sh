@@ -30,6 +30,7 @@ HOST_PACKAGES=(
   "make:make"
   "tar:tar"
   "coreutils:sha256sum"
+  "shellcheck:shellcheck"                  # ansible-test sanity's shellcheck test (harness/sanity.sh)
 )
 
 have() { case "$1" in /*) [ -e "$1" ] ;; *) command -v "$1" >/dev/null 2>&1 ;; esac; }
@@ -144,8 +145,8 @@ tools() {
   for spec in prometheus:promtool alertmanager:amtool; do
     local comp=${spec%%:*} bin=${spec#*:}
     [ -x "$cache/tools/$bin" ] && continue
-    local arc; arc=$(ls "$cache/mirror/$comp"/*/"$comp"-*.linux-*.tar.gz | head -1)
-    tar -xzf "$arc" -C "$cache/tools" --wildcards --strip-components=1 "*/$bin"
+    local arcs=("$cache/mirror/$comp"/*/"$comp"-*.linux-*.tar.gz)
+    tar -xzf "${arcs[0]}" -C "$cache/tools" --wildcards --strip-components=1 "*/$bin"
   done
 }
 

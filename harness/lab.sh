@@ -39,7 +39,7 @@ down() {
   for h in $(podman ps -a --filter label=fleetwatch.lab=1 --format '{{.Names}}'); do
     log "removing $h"; podman rm -f "$h" >/dev/null
   done
-  podman network exists "$NETWORK" && podman network rm "$NETWORK" >/dev/null || true
+  if podman network exists "$NETWORK"; then podman network rm "$NETWORK" >/dev/null || true; fi
 }
 
 urls() {

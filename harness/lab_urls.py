@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Print what runs where in the lab: one URL per service, from the inventory's groups.
 
 The services, their default ports and paths come from the component registry
@@ -29,7 +28,7 @@ def services():
 
 def ip_of(host, network):
     out = subprocess.run(["podman", "inspect", "-f", "{{json .NetworkSettings.Networks}}", host],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True, check=False)
     if out.returncode != 0:
         return None
     nets = json.loads(out.stdout or "{}")
@@ -93,7 +92,7 @@ def main(inventory_file, network):
                 print("  %-18s %-14s %-40s %s" % (entry["name"], host, url, "(listens on loopback: reachable from the host only)"))
                 continue
             state = probe(probe_url)
-            for _ in range(10):  # a service restarted by the play may need a few seconds
+            for _attempt in range(10):  # a service restarted by the play may need a few seconds
                 if not state.startswith("DOWN"):
                     break
                 time.sleep(1)

@@ -69,7 +69,7 @@ def curl(host, url, method=None, auth=None, cacert=None, cert=None, key=None, da
         args += ["--data-urlencode", "%s=%s" % (name, value)]
     args.append(url)
     out = host.run(" ".join(["%s"] * len(args)), *args)
-    body, _, code = out.stdout.rpartition("\n")
+    body, _sep, code = out.stdout.rpartition("\n")
     status = int(code) if code.isdigit() and code != "000" else None
     return Response(status, body, out.rc, out.stderr)
 
@@ -187,7 +187,7 @@ def grep_files(host, strings, roots, attempts=3):
         args += ["-e", string]
     args += ["--"] + list(roots)
     out = None
-    for _ in range(attempts):
+    for _attempt in range(attempts):
         out = host.run(" ".join(["%s"] * len(args)), *args)
         if out.rc in (0, 1):
             return sorted(set(out.stdout.splitlines()))

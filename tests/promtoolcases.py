@@ -319,7 +319,7 @@ def command_of(case):
 
 def version(promtool):
     out = subprocess.run([promtool, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         universal_newlines=True).stdout
+                         universal_newlines=True, check=False).stdout
     match = re.search(r"version (\d+\.\d+\.\d+)", out)
     return match.group(1) if match else out.strip()
 
@@ -327,7 +327,7 @@ def version(promtool):
 def run_case(promtool, case, dest):
     """(rc, merged output) of the real promtool for a case, run in dest."""
     proc = subprocess.run([promtool] + CASES[case], cwd=dest, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          env=dict(os.environ, LANG="C", LC_ALL="C"), timeout=120)
+                          env=dict(os.environ, LANG="C", LC_ALL="C"), timeout=120, check=False)
     return proc.returncode, proc.stdout.decode("utf-8", "replace")
 
 
@@ -335,9 +335,9 @@ def load(case):
     """(version, rc, output) captured for a case."""
     with open(os.path.join(CAPTURED, case + ".txt")) as handle:
         text = handle.read()
-    head, _, rest = text.partition("\n")
-    argv_line, _, rest = rest.partition("\n")
-    rc_line, _, output = rest.partition("\n")
+    head, _sep, rest = text.partition("\n")
+    argv_line, _sep, rest = rest.partition("\n")
+    rc_line, _sep, output = rest.partition("\n")
     assert head.startswith("# promtool ") and argv_line == "# argv: " + " ".join(CASES[case]), case
     return head[len("# promtool "):], int(rc_line[len("# rc: "):]), output
 

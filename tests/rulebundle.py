@@ -53,4 +53,3 @@ def alerts(rendered):
                 if "alert" in rule:
                     found.append((name, rule))
     return found
-

@@ -16,8 +16,6 @@ __metaclass__ = type
 import fcntl
 import hashlib
 import os
-import shutil
-import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_native

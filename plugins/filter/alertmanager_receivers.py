@@ -10,6 +10,8 @@ DOCUMENTATION = r"""
 name: alertmanager_receivers
 short_description: Alertmanager receivers from short variables, secrets moved to files
 version_added: 0.1.0
+author:
+  - fleetwatch engineers (@fleetwatch)
 description:
   - "Each receiver is C({name, webhook|email|slack|telegram|pagerduty: {...} or [...], send_resolved})."
   - Secrets (webhook URL and password, SMTP password, Slack URL, Telegram token, PagerDuty key) become files

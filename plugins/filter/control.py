@@ -10,6 +10,8 @@ DOCUMENTATION = r"""
 name: control
 short_description: How a role reaches the service it set up (readiness, reload checks)
 version_added: 0.2.0
+author:
+  - fleetwatch engineers (@fleetwatch)
 description:
   - Returns the C(control) option of the C(services) of P(fleetwatch.observability.service_setup#module),
     the service's own address (its listen IP; 127.0.0.1 or ::1 when it listens on all addresses),

@@ -10,6 +10,8 @@ DOCUMENTATION = r"""
 name: exporter_instances
 short_description: The instances of a multi-instance exporter, checked and completed
 version_added: 0.1.0
+author:
+  - fleetwatch engineers (@fleetwatch)
 description:
   - Checks a role's C(<component>_instances) list (unique names and ports; the first instance
     listens on C(<component>_listen_address), the others need their own C(listen_address)) and adds

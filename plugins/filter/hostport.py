@@ -10,6 +10,8 @@ DOCUMENTATION = r"""
 name: listen_address
 short_description: Check a "host:port" listen address and return it normalised
 version_added: 0.1.0
+author:
+  - fleetwatch engineers (@fleetwatch)
 description:
   - Accepts C(host:port), C([IPv6]:port) and C(:port) with a port of 1-65535 (digits only). Anything else (no port,
     a bare IPv6 address, a number, a list, a boolean) fails with a message naming the variable and the inventory host.

@@ -10,6 +10,8 @@ DOCUMENTATION = r"""
 name: redis_quote
 short_description: Quote a value for a redis.conf line
 version_added: 0.1.0
+author:
+  - fleetwatch engineers (@fleetwatch)
 description:
   - Returns the value as one double-quoted argument the way Redis' configuration parser reads it
     (as Redis' own C(CONFIG REWRITE) writes it) - C(\") and C(\\) escaped, control characters and

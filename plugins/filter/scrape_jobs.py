@@ -10,6 +10,8 @@ DOCUMENTATION = r"""
 name: scrape_jobs
 short_description: Prometheus scrape jobs from the inventory's groups and the targets' role variables
 version_added: 0.1.0
+author:
+  - fleetwatch engineers (@fleetwatch)
 description:
   - Every host in a job's group becomes a target; its address (C(<prefix>_listen_address), its port, and the IP itself
     when the host listens on a specific one; IPv6 in brackets), path (route prefix from C(<prefix>_external_url) or

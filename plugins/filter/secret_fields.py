@@ -10,6 +10,8 @@ DOCUMENTATION = r"""
 name: externalise_secrets
 short_description: Move every credential of a Prometheus-style config into files referenced by *_file fields
 version_added: 0.1.0
+author:
+  - fleetwatch engineers (@fleetwatch)
 description:
   - Walks a configuration structure (C(remote_write), C(remote_read), C(scrape_configs), C(alerting.alertmanagers) and
     everything inside, service discovery, OAuth 2.0, TLS, HTTP headers) and replaces every secret field (basic auth

@@ -10,6 +10,8 @@ DOCUMENTATION = r"""
 name: web_config
 short_description: Render an exporter-toolkit web config (TLS, basic auth) without passlib
 version_added: 0.1.0
+author:
+  - fleetwatch engineers (@fleetwatch)
 description:
   - Builds the C(--web.config.file) content used by Prometheus, Alertmanager and the exporters.
   - Plain-text passwords are hashed with bcrypt (the C(bcrypt) package); a value that already is a

@@ -10,6 +10,8 @@ DOCUMENTATION = r"""
 name: components
 short_description: Views of the collection's component registry (plugins/module_utils/registry.py)
 version_added: 0.1.0
+author:
+  - fleetwatch engineers (@fleetwatch)
 description:
   - The registry is the one table of every component the collection knows (artifact, Debian package of the test
     mirror, default port, variable prefix, inventory group, tier, multi-instance, metrics and health paths, scrape,

@@ -256,9 +256,9 @@ def service_route_prefix(hostvars, prefix, host):
 
 KINDS = {
     "listen": lambda v, var, host, req: normalise_listen(v, var, host) if (req or v not in (None, "")) else "",
-    "duration": lambda v, var, host, req: check_duration(v, var, host, req),
-    "size": lambda v, var, host, req: check_size(v, var, host, req),
-    "url": lambda v, var, host, req: _checked_url(v, var, host, req),
+    "duration": check_duration,
+    "size": check_size,
+    "url": _checked_url,
 }
 # (suffix of the variable name, kind, required by default)
 SUFFIX_KINDS = (

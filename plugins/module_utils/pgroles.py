@@ -134,7 +134,7 @@ def parse_query_check(output, names):
     failed = []
     for line in (output or "").splitlines():
         if line.startswith("FWQ-FAILED "):
-            _, index, message = (line.split(" ", 2) + [""])[:3]
+            _tag, index, message = (line.split(" ", 2) + [""])[:3]
             if index.isdigit() and int(index) < len(names):
                 failed.append({"query": names[int(index)], "error": message.strip()})
     return failed

@@ -136,7 +136,7 @@ def run_merged(argv, timeout=120):
     except OSError as exc:
         raise PromtoolError("cannot run %s: %s" % (argv[0], exc))
     try:
-        out, _ = proc.communicate(timeout=timeout)
+        out, _err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
@@ -240,7 +240,7 @@ def parse_lint(lines):
         if line.startswith("Metric: "):
             found.append({"check": "duplicate-rules", "metric": line[len("Metric: "):].strip(), "labels": {}})
         elif found and line.startswith("\t") and ": " in line:
-            key, _, value = line.strip().partition(": ")
+            key, _sep, value = line.strip().partition(": ")
             found[-1]["labels"][key] = value
     if not found and lines:
         found.append({"check": "lint", "message": "\n".join(lines).strip()})
@@ -469,7 +469,7 @@ def _result(command, rc, output, entries, general):
     for entry in entries:
         for failure in entry["failures"]:
             errors.append({"file": failure["file"], "line": None, "column": None,
-                               "message": describe_failure(failure)})
+                           "message": describe_failure(failure)})
     warnings = ["%s: %s" % (entry["path"], w) for entry in entries for w in entry["warnings"]]
     # Lint findings are warnings unless they failed the file (lint_fatal): then they are its reason.
     warnings += ["%s: %s" % (entry["path"], describe_lint(l)) for entry in entries if entry["ok"] for l in entry["lint"]]
@@ -692,4 +692,6 @@ def main(argv=None, out=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as the validate command on the host (python3 promtoolcheck.py ...), not as a module: its
+    # exit status is main()'s (0 accepted, 1 refused, 2 could not check).
+    raise SystemExit(main())

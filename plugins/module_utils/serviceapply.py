@@ -35,14 +35,11 @@ import ssl
 import stat
 import tempfile
 import time
+from urllib.error import HTTPError, URLError
+
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError, Request
 
 from ansible_collections.fleetwatch.observability.plugins.module_utils.servicesetup import read_bytes
-
-try:  # Python 3
-    from urllib.request import Request, urlopen, HTTPSHandler, build_opener
-    from urllib.error import HTTPError, URLError
-except ImportError:  # pragma: no cover - Python 2 is not supported on targets, kept for sanity tests
-    from urllib2 import Request, urlopen, HTTPSHandler, build_opener, HTTPError, URLError  # noqa
 
 SHOW_PROPS = ("ActiveState", "SubState", "MainPID", "NRestarts", "NeedDaemonReload", "UnitFileState",
               "ExecMainStartTimestamp", "LoadState")
@@ -57,6 +54,8 @@ def started_at(show):
         except ValueError:
             return None
     return None
+
+
 METRIC_RE = r"^%s(?:\{[^}]*\})?\s+(\S+)"
 
 
@@ -236,21 +235,22 @@ class Control(object):
             self.context = context
 
     def get(self, path):
-        """(status, body) or (None, reason)."""
+        """(status, body) or (None, reason).
+
+        Straight to the service: no proxy from the environment, no credentials from ~/.netrc, the
+        SSL context built above (it checks the server only against ``ca_file``).
+        """
         url = self.url + "/" + str(path).lstrip("/")
-        request = Request(url, headers=self.headers)
         try:
-            if self.context is not None:
-                response = build_opener(HTTPSHandler(context=self.context)).open(request, timeout=self.timeout)
-            else:
-                response = urlopen(request, timeout=self.timeout)
+            response = Request().open("GET", url, headers=self.headers, timeout=self.timeout, use_proxy=False,
+                                      use_netrc=False, context=self.context, validate_certs=False)
             try:
                 return response.getcode(), response.read().decode("utf-8", "replace")
             finally:
                 response.close()
         except HTTPError as exc:
             return exc.code, "HTTP %d %s" % (exc.code, exc.reason)
-        except (URLError, ssl.SSLError, IOError, OSError, ValueError) as exc:
+        except (URLError, UrlsConnectionError, ssl.SSLError, IOError, OSError, ValueError) as exc:
             return None, str(getattr(exc, "reason", exc))
 
 

@@ -405,7 +405,7 @@ class ChangeSet(object):
                     pending.append((_write_atomic(f["path"], e["new"], uid_of(f["owner"]), gid_of(f["group"]), f["mode"]),
                                     f["path"]))
         except Exception:
-            for tmp, _ in pending:
+            for tmp, _path in pending:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
             raise

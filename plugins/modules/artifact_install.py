@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 
 from __future__ import absolute_import, division, print_function
 
@@ -116,15 +116,28 @@ options:
   url_used:
     description: Internal, set by the action plugin; recorded in the install marker.
     type: str
+extends_documentation_fragment:
+  - fleetwatch.observability.attributes
+  - fleetwatch.observability.attributes.action
 attributes:
   check_mode:
     support: full
+    details: Says whether an install, a relink or nothing would be done; nothing is downloaded.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
+    details: Linux targets; the release file is chosen by the target's architecture (C(uname -m)).
   action:
     support: full
+    details: Downloads and verifies the artifact on the controller, once per version and architecture.
+seealso:
+  - module: fleetwatch.observability.service_setup
+    description: The other half of every role, the service's user, files and unit.
+  - module: ansible.builtin.unarchive
+    description: General-purpose unpacking of archives, without versioned directories or checksum lists.
 author:
-  - fleetwatch engineers
+  - fleetwatch engineers (@fleetwatch)
 """
 
 EXAMPLES = r"""
@@ -178,14 +191,17 @@ action:
   description: What was (or in check mode, would be) done. C(none), C(relink) or C(install).
   returned: always
   type: str
+  sample: install
 url:
   description: Where the artifact came from (when it had to be fetched).
   returned: when an install was needed
   type: str
+  sample: https://github.com/prometheus/node_exporter/releases/download/v1.9.0/node_exporter-1.9.0.linux-amd64.tar.gz
 sha256:
   description: The verified sha256 of the artifact (when it had to be fetched).
   returned: when an install was needed
   type: str
+  sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 """
 
 import json

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 
 from __future__ import absolute_import, division, print_function
 
@@ -51,11 +51,25 @@ options:
     description: Directory of the server's Unix socket.
     type: path
     default: /var/run/postgresql
+extends_documentation_fragment:
+  - fleetwatch.observability.attributes
 attributes:
   check_mode:
     support: full
+    details: Reads the roles and their verifiers and reports what would be created or updated.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+    details: A host with a local PostgreSQL server and its C(psql).
+seealso:
+  - module: community.postgresql.postgresql_user
+    description: General role management through a Python driver (psycopg2) on the host.
+  - name: PostgreSQL pg_monitor role
+    description: What the predefined monitoring role may read.
+    link: https://www.postgresql.org/docs/current/predefined-roles.html
 author:
-  - fleetwatch engineers
+  - fleetwatch engineers (@fleetwatch)
 """
 
 EXAMPLES = r"""
@@ -71,11 +85,13 @@ created:
   returned: always
   type: list
   elements: str
+  sample: [postgres_exporter]
 updated:
   description: Existing roles whose login, password or memberships were changed.
   returned: always
   type: list
   elements: str
+  sample: []
 """
 
 import os

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 
 from __future__ import absolute_import, division, print_function
 
@@ -59,19 +59,33 @@ options:
         type: str
         default: prefer
   queries:
-    description: Query name (the metric namespace) to SQL text.
+    description:
+      - Query name (the metric namespace) to SQL text. A free-form mapping, so it has no suboptions.
     type: dict
     required: true
   deprecation_warning:
     description: Warn that the custom-queries file is deprecated upstream.
     type: bool
     default: true
+extends_documentation_fragment:
+  - fleetwatch.observability.attributes
 attributes:
   check_mode:
     support: full
     details: Nothing is run in check mode; RV(msg) says which queries would be run where.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+    details: A host with C(psql) that reaches the instances.
+seealso:
+  - module: fleetwatch.observability.postgres_monitor_user
+    description: The login role the queries run as.
+  - name: postgres_exporter
+    description: The exporter, its flags and the deprecation of the custom-queries file.
+    link: https://github.com/prometheus-community/postgres_exporter
 author:
-  - fleetwatch engineers
+  - fleetwatch engineers (@fleetwatch)
 """
 
 EXAMPLES = r"""
@@ -87,6 +101,19 @@ failed_queries:
   returned: always
   type: list
   elements: dict
+  contains:
+    instance:
+      description: Name of the instance (O(instances[].name)).
+      type: str
+      sample: main
+    query:
+      description: Name of the query (a key of O(queries)); null when the instance could not be reached at all.
+      type: str
+      sample: pg_app
+    error:
+      description: PostgreSQL's message.
+      type: str
+      sample: relation "orders" does not exist
   sample: [{instance: main, query: pg_app, error: 'relation "orders" does not exist'}]
 msg:
   description: In check mode, what would be checked (nothing is run).

@@ -65,17 +65,22 @@ options:
     description: Seconds promtool may run.
     type: int
     default: 120
+extends_documentation_fragment:
+  - fleetwatch.observability.attributes
 attributes:
   check_mode:
     support: full
     details: It changes nothing, so promtool runs in check mode too.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
+    details: A host with promtool (the prometheus role installs it beside Prometheus).
 notes:
   - The number of groups of a rule file is read from the file with PyYAML; without PyYAML on the host it is null
     (promtool itself reports the number of rules only).
   - Errors without a line (promtool gives none, for example an unknown duration unit in a configuration) have a null
-    RV(errors[].line).
+    C(line) in RV(errors).
 seealso:
   - name: promtool unit testing for rules
     description: The rule unit test file format.

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 
 from __future__ import absolute_import, division, print_function
 
@@ -99,12 +99,39 @@ options:
         type: str
   secret_files:
     description:
-      - Files with secrets (passwords, keys), with the same suboptions as O(files). Their
-        content is never logged nor shown in a diff; give them modes like C(0600) or C(0640).
+      - Files with secrets (passwords, keys), with the same suboptions as O(files) but mode C(0640) by default.
+        Their content is never logged nor shown in a diff; give them modes like C(0600) or C(0640).
       - They are written before O(files), so that a configuration validated on its way in can read them.
     type: list
     elements: dict
     default: []
+    suboptions:
+      path:
+        description: Absolute path.
+        type: path
+        required: true
+      content:
+        description: Full content (never logged, never in a diff).
+        type: str
+        required: true
+      owner:
+        description: Owner.
+        type: str
+        default: root
+      group:
+        description: Group (the service's, so that it can read the file).
+        type: str
+        default: root
+      mode:
+        description: Octal mode as a string.
+        type: raw
+        default: "0640"
+      validate:
+        description: As O(files[].validate); the command sees the new secret at its real path.
+        type: str
+      origin:
+        description: Where the file comes from, named in error messages.
+        type: str
   services:
     description:
       - The services these files belong to. After the files are in place each service is brought in
@@ -195,15 +222,28 @@ options:
     description: Root-only directory of the records of applied settings and of the last applied set of files.
     type: path
     default: /var/lib/fleetwatch/state
+extends_documentation_fragment:
+  - fleetwatch.observability.attributes
 attributes:
   check_mode:
     support: full
-    details: Validation commands run in check mode too.
+    details: Validation commands run in check mode too; services are not touched, RV(services) says what would be done.
   diff_mode:
     support: full
     details: Not for O(secret_files).
+  platform:
+    platforms: posix
+    details: Linux with systemd; validation in a private mount namespace needs C(unshare) (util-linux).
+seealso:
+  - module: fleetwatch.observability.artifact_install
+    description: Installs the binary the service runs (the first of the two calls of every role).
+  - module: ansible.builtin.systemd_service
+    description: Plain service management, without the change set, the live-state decisions and the rollback.
+  - name: systemd.exec(5), sandboxing
+    description: The hardening options of the units the roles write.
+    link: https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html
 author:
-  - fleetwatch engineers
+  - fleetwatch engineers (@fleetwatch)
 """
 
 EXAMPLES = r"""
@@ -229,31 +269,37 @@ user_created:
   description: Whether the user was (or would be) created.
   returned: always
   type: bool
+  sample: false
 changed_directories:
   description: Directories created or fixed.
   returned: always
   type: list
   elements: str
+  sample: [/etc/prometheus/rules]
 changed_files:
   description: Files whose content or attributes changed.
   returned: always
   type: list
   elements: str
+  sample: [/etc/prometheus/prometheus.yml, /etc/prometheus/rules/node.yml]
 created_files:
   description: Files that did not exist before (in check mode, would be created).
   returned: always
   type: list
   elements: str
+  sample: [/etc/prometheus/rules/node.yml]
 removed_files:
   description: Files removed from managed (purged) directories.
   returned: always
   type: list
   elements: str
+  sample: [/etc/prometheus/rules/old.yml]
 content_changed:
   description: Files whose content changed (a reason to reload or restart).
   returned: always
   type: list
   elements: str
+  sample: [/etc/prometheus/prometheus.yml]
 services:
   description: Per service, what was (or in check mode would be) done and why.
   returned: always
@@ -402,7 +448,8 @@ def main():
                 purge=dict(type="str"),
             )),
             files=dict(type="list", elements="dict", default=[], options=file_options(False)),
-            secret_files=dict(type="list", elements="dict", default=[], options=file_options(True)),
+            # Not a secret itself: its suboption content is (no_log there).
+            secret_files=dict(type="list", elements="dict", default=[], no_log=False, options=file_options(True)),
             services=dict(type="list", elements="dict", default=[], options=SERVICE_OPTIONS),
             component=dict(type="str"),
             state_dir=dict(type="path", default="/var/lib/fleetwatch/state"),

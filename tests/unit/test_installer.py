@@ -242,7 +242,7 @@ def test_cache_downloads_once_and_verifies(tmp_path):
     assert sha == art.sha256_file(archive)
     assert open(path, "rb").read() == open(archive, "rb").read()
     os.unlink(archive)  # the mirror is no longer needed: the cache serves the next host
-    again, _ = action.cached_artifact(resolve(mirror), str(cache))
+    again, _sha = action.cached_artifact(resolve(mirror), str(cache))
     assert again == path
 
 
@@ -250,7 +250,7 @@ def test_cache_replaces_a_corrupted_cached_file(tmp_path):
     """A cached copy that no longer matches is downloaded once more, not an error."""
     mirror, archive = mirror_with(tmp_path)
     cache = tmp_path / "cache"
-    path, _ = action.cached_artifact(resolve(mirror), str(cache))
+    path, _sha = action.cached_artifact(resolve(mirror), str(cache))
     with open(path, "ab") as handle:
         handle.write(b"tampered")
     again, sha = action.cached_artifact(resolve(mirror), str(cache))
@@ -260,7 +260,7 @@ def test_cache_replaces_a_corrupted_cached_file(tmp_path):
 def test_cache_drops_a_download_that_does_not_match(tmp_path):
     mirror, archive = mirror_with(tmp_path)
     cache = tmp_path / "cache"
-    path, _ = action.cached_artifact(resolve(mirror), str(cache))
+    path, _sha = action.cached_artifact(resolve(mirror), str(cache))
     with open(archive, "ab") as handle:  # the mirror's file is damaged, its list is not
         handle.write(b"tampered")
     with open(path, "ab") as handle:
@@ -271,13 +271,13 @@ def test_cache_drops_a_download_that_does_not_match(tmp_path):
 
 
 def test_cache_explicit_checksum_wrong(tmp_path):
-    mirror, _ = mirror_with(tmp_path)
+    mirror, _archive = mirror_with(tmp_path)
     with pytest.raises(art.ArtifactError, match="sha256 mismatch"):
         action.cached_artifact(resolve(mirror, checksum="f" * 64), str(tmp_path / "cache"))
 
 
 def test_cache_missing_artifact_and_missing_checksum_entry(tmp_path):
-    mirror, _ = mirror_with(tmp_path)
+    mirror, _archive = mirror_with(tmp_path)
     with pytest.raises(art.ArtifactError, match="does not exist"):
         action.cached_artifact(resolve(mirror, version="9.9.9"), str(tmp_path / "cache"))
     (mirror / "tool" / "1.0.0" / "sha256sums.txt").write_text("%s  other.tar.gz\n" % ("1" * 64))
@@ -301,7 +301,7 @@ def test_cache_after_the_mirror_is_rebuilt(tmp_path):
         handle.write(b"\0" * 64)
     sums = mirror / "tool" / "1.0.0" / "sha256sums.txt"  # ...and so does its list
     sums.write_text("%s  %s\n" % (art.sha256_file(archive), os.path.basename(archive)))
-    _, second = action.cached_artifact(resolve(mirror), str(cache))
+    _first, second = action.cached_artifact(resolve(mirror), str(cache))
     assert second == art.sha256_file(archive) != first
 
 
@@ -369,7 +369,7 @@ def test_cache_a_new_pinned_checksum_fetches_again(tmp_path, fetches):
     mirror, archive = mirror_with(tmp_path)
     cache = str(tmp_path / "cache")
     old_sha = art.sha256_file(archive)
-    path, _ = action.cached_artifact(resolve(mirror, checksum=old_sha), cache)
+    path, _sha = action.cached_artifact(resolve(mirror, checksum=old_sha), cache)
     with open(archive, "ab") as handle:
         handle.write(b"\0" * 64)
     new_sha = art.sha256_file(archive)
@@ -382,7 +382,7 @@ def test_cache_a_new_pinned_checksum_fetches_again(tmp_path, fetches):
 def test_cache_a_wrong_pin_fails_after_one_more_download(tmp_path, fetches):
     mirror, archive = mirror_with(tmp_path)
     cache = str(tmp_path / "cache")
-    path, _ = action.cached_artifact(resolve(mirror, checksum=art.sha256_file(archive)), cache)
+    path, _sha = action.cached_artifact(resolve(mirror, checksum=art.sha256_file(archive)), cache)
     del fetches[:]
     with pytest.raises(art.ArtifactError, match="sha256 mismatch"):
         action.cached_artifact(resolve(mirror, checksum="e" * 64), cache)
@@ -393,7 +393,7 @@ def test_cache_a_wrong_pin_fails_after_one_more_download(tmp_path, fetches):
 # --- errors of the cache itself: a clear message naming the path, not a traceback -------------
 
 def test_cache_dir_that_cannot_be_created(tmp_path):
-    mirror, _ = mirror_with(tmp_path)
+    mirror, _archive = mirror_with(tmp_path)
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the cache should be")
     with pytest.raises(action.CacheError, match="cannot use the controller's artifact cache at %s" % blocker):
@@ -405,7 +405,7 @@ def test_cache_dir_that_cannot_be_created(tmp_path):
 
 
 def test_cache_lock_denied(tmp_path, monkeypatch):
-    mirror, _ = mirror_with(tmp_path)
+    mirror, _archive = mirror_with(tmp_path)
     info = resolve(mirror)
     lock = os.path.join(action.cache_folder(info, str(tmp_path / "cache")), info["filename"] + ".lock")
 
@@ -418,7 +418,7 @@ def test_cache_lock_denied(tmp_path, monkeypatch):
 
 
 def test_cache_lock_file_that_cannot_be_opened(tmp_path):
-    mirror, _ = mirror_with(tmp_path)
+    mirror, _archive = mirror_with(tmp_path)
     info = resolve(mirror)
     lock = os.path.join(action.cache_folder(info, str(tmp_path / "cache")), info["filename"] + ".lock")
     os.makedirs(lock)  # open(..., "w") fails (as it would for a lock file of another user)
@@ -429,7 +429,7 @@ def test_cache_lock_file_that_cannot_be_opened(tmp_path):
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_cache_disk_full(tmp_path):
     """Writing the download fails with ENOSPC: the cache file is named, no partial file stays."""
-    mirror, _ = mirror_with(tmp_path)
+    mirror, _archive = mirror_with(tmp_path)
     info = resolve(mirror)
     folder = action.cache_folder(info, str(tmp_path / "cache"))
     os.makedirs(folder)

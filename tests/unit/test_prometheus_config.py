@@ -81,7 +81,7 @@ def run(tmp_path, host="mon1", extra=None, inventory=None):
                ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     out = subprocess.run([PLAYBOOK_BIN, "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml"),
                           "-e", "@" + str(tmp_path / "extra.json")],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env, cwd=str(tmp_path))
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env, cwd=str(tmp_path), check=False)
     result = None
     if out.returncode == 0:
         with open(str(tmp_path / "result.json")) as handle:
@@ -118,7 +118,7 @@ def rendered(tmp_path_factory):
 
 
 def test_prometheus_yml_has_no_secret_and_only_file_references(rendered):
-    _, result, _ = rendered
+    _tmp, result, _out = rendered
     text = result["config"]
     for secret in SECRETS:
         assert secret not in text, secret
@@ -132,7 +132,7 @@ def test_prometheus_yml_has_no_secret_and_only_file_references(rendered):
 
 
 def test_every_secret_is_in_a_secret_file(rendered):
-    tmp_path, result, _ = rendered
+    tmp_path, result, _out = rendered
     contents = "\n".join(f["content"] for f in result["secrets"])
     for secret in SECRETS:
         assert secret in contents, secret
@@ -145,7 +145,7 @@ def test_every_secret_is_in_a_secret_file(rendered):
 
 
 def test_file_sd_targets(rendered):
-    tmp_path, result, _ = rendered
+    tmp_path, result, _out = rendered
     files = dict((f["path"].rsplit("/", 1)[1], json.loads(f["content"])) for f in result["file_sd"])
     for entry in result["file_sd"]:
         for secret in SECRETS:
@@ -161,7 +161,7 @@ def test_file_sd_targets(rendered):
 
 
 def test_paths_tls_and_alerting(rendered):
-    tmp_path, result, _ = rendered
+    tmp_path, result, _out = rendered
     config = yaml.safe_load(result["config"])
     jobs = dict((s["job_name"], s) for s in config["scrape_configs"])
     prom = [s for s in config["scrape_configs"] if s["job_name"].startswith("prometheus")]
@@ -181,18 +181,18 @@ def test_paths_tls_and_alerting(rendered):
 
 @pytest.mark.skipif(PROMTOOL is None, reason="promtool not found: `make tools` puts it in .cache/tools")
 def test_promtool_accepts_the_config_with_its_files(rendered):
-    tmp_path, result, _ = rendered
+    tmp_path, result, _out = rendered
     for entry in result["file_sd"] + result["secrets"] + [{"path": result["config_path"], "content": result["config"]}]:
         os.makedirs(os.path.dirname(entry["path"]), exist_ok=True)
         with open(entry["path"], "w") as handle:
             handle.write(entry["content"])
     out = subprocess.run([PROMTOOL, "check", "config", result["config_path"]], stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, universal_newlines=True, timeout=120)
+                         stderr=subprocess.STDOUT, universal_newlines=True, timeout=120, check=False)
     assert out.returncode == 0, out.stdout
 
 
 def test_checked_values(rendered):
-    _, result, _ = rendered
+    _tmp, result, _out = rendered
     assert result["checked"]["prometheus_retention_time"] == "30d"
     assert result["checked"]["prometheus_listen_address"] == "0.0.0.0:9090"
 
@@ -208,13 +208,13 @@ def test_warns_when_there_is_no_alertmanager(tmp_path):
 def test_a_bad_target_address_names_host_and_variable(tmp_path):
     inventory = json.loads(json.dumps(INVENTORY))
     inventory["node_exporter"]["hosts"]["app1"]["node_exporter_listen_address"] = "0.0.0.0:91OO"
-    out, _ = run(tmp_path, inventory=inventory)
+    out, _result = run(tmp_path, inventory=inventory)
     assert out.returncode != 0
     assert "node_exporter_listen_address on app1: '0.0.0.0:91OO' is not host:port (port must be 1-65535)" in " ".join(out.stdout.split())
 
 
 def test_a_bad_flag_value_fails_before_any_file(tmp_path):
-    out, _ = run(tmp_path, extra={"prometheus_retention_time": "30 days", "prometheus_retention_size": "10 GB"})
+    out, _result = run(tmp_path, extra={"prometheus_retention_time": "30 days", "prometheus_retention_size": "10 GB"})
     assert out.returncode != 0
     text = " ".join(out.stdout.split())
     assert "prometheus_retention_time on mon1: '30 days' is not a duration" in text

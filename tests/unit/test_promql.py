@@ -30,4 +30,3 @@ def test_selectors(expr, expected):
 def test_bad_expressions_raise(expr):
     with pytest.raises(promql.PromQLError):
         promql.selectors(expr)
-

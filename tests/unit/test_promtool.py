@@ -340,7 +340,7 @@ def module_run(args, check_mode=False):
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".cache", "collections"))
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "plugins", "modules", "promtool.py")],
                           input=json.dumps({"ANSIBLE_MODULE_ARGS": params}), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, env=env, timeout=120)
+                          stderr=subprocess.PIPE, universal_newlines=True, env=env, timeout=120, check=False)
     return json.loads(proc.stdout)
 
 
@@ -377,7 +377,7 @@ def test_the_command_line_for_validate_commands(inputs):
 
     def cli(*args):
         proc = subprocess.run([sys.executable, script, "--promtool", PROMTOOL] + list(args), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, universal_newlines=True, timeout=120)
+                              stderr=subprocess.STDOUT, universal_newlines=True, timeout=120, check=False)
         return proc.returncode, proc.stdout
 
     rc, out = cli("check", "rules", os.path.join(inputs, "rules", "good.yml"))

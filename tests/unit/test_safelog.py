@@ -45,7 +45,7 @@ def _logged(monkeypatch, cls):
 
 def test_plain_ansible_module_leaks_the_nested_secret(monkeypatch):
     """The reason for safelog: AnsibleModule's own log line holds the secret (escaped by repr)."""
-    _, text = _logged(monkeypatch, basic.AnsibleModule)
+    _result, text = _logged(monkeypatch, basic.AnsibleModule)
     assert "Zq-" in text
 
 

@@ -74,7 +74,7 @@ def test_every_secret_field_becomes_a_file(config, where, file_field):
 
 def test_all_at_once_no_secret_left_and_distinct_files():
     config = {}
-    for case, _, _ in CASES:
+    for case, _config, _secret in CASES:
         for key, value in case.items():
             if key == "alerting":
                 config.setdefault("alerting", {"alertmanagers": []})["alertmanagers"] += value["alertmanagers"]

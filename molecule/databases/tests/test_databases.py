@@ -77,7 +77,7 @@ def wait_for_query(prom, expr, timeout=60):
     return helpers.wait_for(expr, lambda: prom.query(expr), timeout=timeout)
 
 
-@pytest.mark.parametrize("service", [unit for unit, _, _ in POSTGRES + REDIS]
+@pytest.mark.parametrize("service", [unit for unit, _port, _name in POSTGRES + REDIS]
                          + ["postgresql@*-main", "postgresql@*-second", "redis-server", "redis-server@second"])
 def test_services_running(db, service):
     if "*" in service:
@@ -87,7 +87,7 @@ def test_services_running(db, service):
         assert db.service(service).is_enabled
 
 
-@pytest.mark.parametrize("unit", [unit for unit, _, _ in POSTGRES + REDIS])
+@pytest.mark.parametrize("unit", [unit for unit, _port, _name in POSTGRES + REDIS])
 def test_units_are_hardened(db, unit):
     out = db.check_output("systemd-analyze security %s.service 2>&1 | tail -1", unit)
     score = float(re.search(r"exposure level for \S+: ([0-9.]+)", out).group(1))
@@ -110,7 +110,7 @@ def test_monitoring_role_is_least_privilege(db, port):
     assert out.strip() == "f|f|f|t"
 
 
-@pytest.mark.parametrize("port", [port for _, port, _ in POSTGRES + REDIS])
+@pytest.mark.parametrize("port", [port for _unit, port, _name in POSTGRES + REDIS])
 def test_endpoints_need_tls_and_basic_auth(db, port):
     assert scrape(db, port, auth=False)[0] == 401
     assert db.run("curl -sf -o /dev/null http://localhost:%s/metrics", str(port)).rc != 0
@@ -148,7 +148,7 @@ def test_redis_key_metrics(db):
 def test_prometheus_scrapes_every_instance_from_the_inventory(prom, job, instances):
     """No hand-written scrape config: the inventory-driven job has one up target per instance,
     each labelled with its instance_name, at the instance's own port."""
-    expected = {name: "https://fw-db-db1:%d/metrics" % port for _, port, name in instances}
+    expected = {name: "https://fw-db-db1:%d/metrics" % port for _unit, port, name in instances}
 
     def targets():
         found = {t["labels"].get("instance_name"): t for t in prom.targets(job)}

@@ -24,7 +24,7 @@ def curl(host, path="/metrics", user=None, password=None):
     else:
         cmd = host.run("curl -sk -o /tmp/fw-body -w '%%{http_code}' %s && echo && cat /tmp/fw-body", url)
     assert cmd.rc == 0, cmd.stderr
-    status, _, body = cmd.stdout.partition("\n")
+    status, _sep, body = cmd.stdout.partition("\n")
     return int(status), body
 
 
@@ -65,7 +65,7 @@ def test_metrics_serve_cpu_seconds(host):
 
 
 def test_textfile_collector_exports_written_metric(host):
-    _, body = metrics(host)
+    _status, body = metrics(host)
     if host.inventory_hostname == "fw-node-plain":
         assert 'fleetwatch_molecule_marker{scenario="node_exporter"} 42' in body
     # and on every host the collector reports the directory without errors
@@ -87,7 +87,7 @@ def test_web_config_is_private(host):
 def test_basic_auth(host, user, password, expected):
     if not is_secure(host):
         pytest.skip("basic auth is configured on fw-node-secure only")
-    status, _ = curl(host, user=user, password=password)
+    status, _body = curl(host, user=user, password=password)
     assert status == expected
 
 
