@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Targets API answers for the tests and the benchmark of module_utils/targets.py.
 
 ``REAL`` is what Prometheus 2.53.3 answered on /prom/api/v1/targets (route prefix /prom) with five
@@ -59,6 +60,6 @@ def synthetic(n=5000, down_every=97, unknown_every=251):
             health = "unknown"
         active.append(record(job, host, port, health))
         instances.setdefault(job, []).append(host)
-    body = json.dumps({"status": "success", "data": {"activeTargets": active, "droppedTargets": [],
-                                                      "droppedTargetCounts": dict((j, 0) for j, _port in JOBS)}})
+    counts = dict((job, 0) for job, _port in JOBS)
+    body = json.dumps({"status": "success", "data": {"activeTargets": active, "droppedTargets": [], "droppedTargetCounts": counts}})
     return body, instances

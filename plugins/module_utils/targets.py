@@ -190,8 +190,8 @@ def parse_targets(body):
     if not isinstance(doc, dict):
         raise TargetsError("the targets API answered %s, not an object" % _kind(doc))
     if doc.get("status") != "success":
-        raise TargetsError("the targets API answered status %r: %s %s" % (doc.get("status"), doc.get("errorType", ""),
-                                                                           doc.get("error", "")))
+        raise TargetsError("the targets API answered status %r: %s %s"
+                           % (doc.get("status"), doc.get("errorType", ""), doc.get("error", "")))
     data = doc.get("data")
     active = data.get("activeTargets") if isinstance(data, dict) else None
     if active is None and isinstance(data, dict):

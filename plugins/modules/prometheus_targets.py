@@ -89,6 +89,8 @@ options:
     description: Seconds between two questions while waiting.
     type: float
     default: 5
+extends_documentation_fragment:
+  - fleetwatch.observability.attributes
 attributes:
   check_mode:
     support: full

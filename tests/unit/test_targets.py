@@ -206,7 +206,8 @@ def test_bad_expectations_are_refused_naming_the_option_and_job(kwargs, message)
 
 
 def test_expectations_as_templating_gives_them():
-    out = expect(jobs=["a", "a"], min_targets={"a": "2", "b": 0, "c": 3.0}, expected_targets={"a": ["h1", {"instance": "h1"}, {"instance": "h2", "port": 9100}]})
+    out = expect(jobs=["a", "a"], min_targets={"a": "2", "b": 0, "c": 3.0},
+                 expected_targets={"a": ["h1", {"instance": "h1"}, {"instance": "h2", "port": 9100}]})
     assert out == {"jobs": ["a"], "min_targets": {"a": 2, "b": 0, "c": 3},
                    "expected_targets": {"a": [{"instance": "h1"}, {"instance": "h2", "port": "9100"}]}}
 
@@ -291,7 +292,7 @@ def test_asks_once_without_a_timeout_and_reports_why_it_got_no_answer():
     assert clock.sleeps == []
     clock = Clock()
     result, attempts, _waited = tg.wait(answers(body("down"), tg.TargetsError("timed out")), expect(), timeout=5, interval=5,
-                                  clock=clock, sleep=clock.sleep)
+                                        clock=clock, sleep=clock.sleep)
     assert attempts == 2 and result["fetch_error"] == "timed out" and not result["ok"]
 
 
