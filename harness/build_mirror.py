@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Build the local artifact mirror used by tests and the lab.
 
 Runs inside a Debian test-host container (it needs apt for the suite's packages). For each

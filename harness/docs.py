@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Role variable documentation, generated from each role's meta/argument_specs.yml.
 
     docs.py          rewrite the README section between the ROLE VARIABLES markers

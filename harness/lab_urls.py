@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Print what runs where in the lab: one URL per service, from the inventory's groups.
 
 The services, their default ports and paths come from the component registry

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shared by the Testinfra tests of every Molecule scenario.
 
 Molecule hands Testinfra an Ansible inventory; Testinfra's Ansible backend runs every command as

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shared by the Testinfra suites of every Molecule scenario (import helpers).
 
 * ``Service`` / ``Prometheus``: HTTP calls made with curl inside a test host, with the service's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """pytest setup: the collection is importable as ansible_collections.fleetwatch.observability."""
 import os
 import sys

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Inputs for promtool (valid and broken rule files, configurations, web configs, rule unit tests)
 and promtool's captured output for them, for the tests of module_utils/promtoolcheck.py.
 

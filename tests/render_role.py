@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Render an expression with a role's defaults and vars, as Ansible does, in a clean interpreter.
 
 Usage: python render_role.py ROLE   (stdin: JSON {"expression": "...", "vars": {...}})

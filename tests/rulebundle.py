@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The alert rule bundle as the prometheus role renders it, for tests.
 
 render_all(dest) renders every template of prometheus_alert_rule_files with the role's defaults

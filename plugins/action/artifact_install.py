@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """Controller side of fleetwatch.observability.artifact_install (see the module for the docs).
 
 One round trip when the version is already installed: the module is run in probe mode and says

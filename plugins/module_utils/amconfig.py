@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """Alertmanager receivers from short variables, with every secret moved to its own file.
 
 A receiver is {name, webhook|email|slack|telegram|pagerduty: {...} or [{...}], send_resolved}.

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """Alertmanager notification templates: the role's shipped ones and the user's (alertmanager_templates).
 
 Every template is written as ``<templates dir>/<name>.tmpl``, the shipped ones

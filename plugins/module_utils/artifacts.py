@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """Release artifacts of every component the collection installs, and the logic around them.
 
 The artifact specs (URL and checksum-file templates, archive format, binaries) come from the

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """How a role reaches the service it set up: the control path.
 
 The role's readiness checks and reload checks talk to the service on its own host, with the

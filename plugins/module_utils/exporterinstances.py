@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """Several instances of one exporter on a host, and the environment files that carry their secrets.
 
 An exporter role (postgres_exporter, redis_exporter) runs one process per database instance it

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """Addresses, durations and sizes of the collection's variables, checked with messages naming the
 variable and the inventory host.
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """PostgreSQL login roles for exporters, without a driver on the host.
 
 The password is hashed here (SCRAM-SHA-256, as ``psql``'s ``\\password`` does on the client), so

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """The series selectors of a PromQL expression, without a full parser.
 
 Used to prove that every selector of a rule bundle matches series on a live Prometheus (a rule

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """Values in redis.conf, quoted the way Redis reads them.
 
 Redis splits each configuration line with sdssplitargs() (src/sds.c): a line whose first

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """The one table of every component the collection knows, and the views derived from it.
 
 Everything that lists components reads this table: the installer's artifact specs

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """AnsibleModule whose invocation log (syslog/journal on the host) never holds nested secrets.
 
 AnsibleModule logs "Invoked with ..." for every call. A no_log suboption (a password inside a list

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """Scrape jobs (and the Alertmanagers to notify) derived from the inventory.
 
 Every host in a component's group is a target of that component's job (the jobs come from the

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """Credentials out of a Prometheus-style configuration: each secret moves to a file.
 
 ``externalise(config, secrets_dir)`` walks a configuration structure (Prometheus' remote_write,

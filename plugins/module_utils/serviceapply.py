@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """Bring a systemd service in line with its files, decided from the host's live state.
 
 What a service runs is decided here, not from what the current run happened to change, so that a

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """Logic of the service_setup module: a service's user, directories and files in one pass.
 
 Every role of the collection needs the same three things on a host before its service runs: a

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
-# Apache License 2.0
+# SPDX-License-Identifier: Apache-2.0
 """The web configuration file of Prometheus' exporter-toolkit (TLS and basic auth).
 
 Used by every component with a Prometheus-style HTTP endpoint (exporters, Prometheus,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The alert rule bundle: valid for promtool, every alert unit-tested (fires and stays silent).
 
 The rule templates are rendered with the role's defaults as the role renders them. The test files

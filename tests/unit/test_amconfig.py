@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Alertmanager receivers and cluster peers (plugins/module_utils/amconfig.py)."""
 import pytest
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The artifact table and the installer's pure logic (plugins/module_utils/artifacts.py)."""
 import io
 import os

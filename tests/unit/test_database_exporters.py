@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Instances and environment files (module_utils/exporterinstances.py) and PostgreSQL login roles
 (module_utils/pgroles.py) of the postgres_exporter and redis_exporter roles."""
 import base64

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Regression tests of defects found in review, one section each."""
 import json
 import os

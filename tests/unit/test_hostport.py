@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Addresses, durations and sizes (plugins/module_utils/hostport.py) and their filters."""
 import pytest
 

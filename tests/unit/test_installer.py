@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The shared installer end to end on the local filesystem: the target-side module
 (plugins/modules/artifact_install.py) and the controller-side cache of the action plugin.
 

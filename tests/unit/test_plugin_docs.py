@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Every plugin's documentation is YAML that Ansible can read (ansible-doc, ansible-lint and Galaxy
 parse it; a parse error there is only printed, so it is caught here)."""
 import ast

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The prometheus role's scrape/alerting variables (vars/main/scrape.yml) and prometheus.yml.j2, rendered
 by Ansible itself for an inventory with IPv6, names with dots, multi-instance exporters, route prefixes,
 mutual TLS and credentials: prometheus.yml refers to files only, every secret is in a secret file,

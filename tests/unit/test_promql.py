@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Selectors of PromQL expressions (plugins/module_utils/promql.py)."""
 import pytest
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """module_utils/promtoolcheck.py (the promtool module and the roles' one promtool wrapper) on
 promtool's real output.
 

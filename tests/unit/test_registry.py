@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The component registry (plugins/module_utils/registry.py) and everything that must read it:
 installer artifacts, test mirror, lab URLs, Prometheus' default scrape jobs, the plays of site.yml."""
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Role task arguments rendered with Ansible's own templating, on the role's defaults and vars."""
 import json
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """module_utils/safelog.py: no nested secret in the module's invocation log (journal/syslog)."""
 import json
 

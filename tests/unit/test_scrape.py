@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Scrape jobs derived from the inventory (plugins/module_utils/scrape.py) and the filters around them."""
 import json
 

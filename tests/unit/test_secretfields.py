@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Credentials out of Prometheus-style configs (plugins/module_utils/secretfields.py)."""
 import copy
 import json

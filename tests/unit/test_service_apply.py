@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """service_setup's change sets (all or nothing, rollback) and service application from live state."""
 import json
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shared logic of the roles: service_setup, web config (bcrypt without passlib), flags, units."""
 import os
 import stat

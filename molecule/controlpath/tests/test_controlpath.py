@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The scrape, alerting and control paths in the setups the roles advertise, read from the live
 services (curl inside the test hosts, with the scenario's CA, client certificate and passwords).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Testinfra checks of postgres_exporter and redis_exporter against the real PostgreSQL and Redis
 servers of fw-db-db1 (two of each), scraped by the Prometheus on fw-db-mon1 through its
 inventory-driven jobs alone (queried from inside that host with curl).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A webhook receiver for the Molecule tests: every POST body (an Alertmanager notification) is
 appended as one JSON line, with the request path, to /var/lib/fw-webhook/received.jsonl.
 GET /received returns that file. Test scaffolding, not part of the collection."""

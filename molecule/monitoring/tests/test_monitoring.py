@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The metrics path end to end, read from the live services.
 
 fw-mon-mon1: Prometheus (basic auth), Alertmanager, node_exporter; fw-mon-am2: the second

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Testinfra checks of the node_exporter role on the Molecule hosts.
 
 fw-node-plain serves plain HTTP without auth; fw-node-secure serves TLS with basic auth
