@@ -126,6 +126,7 @@ mirror_recipe() {
 mirror() {
   local dir="$cache/mirror"
   if [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$(mirror_recipe)" ]; then
+    shared_mirror
     return
   fi
   image
@@ -136,6 +137,32 @@ mirror() {
     python3 /src/harness/build_mirror.py /mirror
   mirror_recipe >"$dir.new/.complete"
   rm -rf "$dir.old"; [ -d "$dir" ] && mv "$dir" "$dir.old"; mv "$dir.new" "$dir"; rm -rf "$dir.old"
+  shared_mirror
+}
+
+# Real upstream programs Debian does not package (Loki, logcli, Promtail, Tempo, Fluent Bit), built
+# from their upstream tags into ../shared/mirror (see its README): each <component>/<version>/ folder
+# is linked into the mirror (not copied: about 156 MB; not part of the rebuild stamp, so linked again
+# after every rebuild). Without that folder the links are removed and the scenarios that need these
+# artifacts are reported skipped (molecule/<scenario>/requires, see the README).
+SHARED_COMPONENTS=(loki promtail tempo fluent-bit)
+shared_mirror() {
+  local dir="$cache/mirror" shared="$here/../shared/mirror" comp version
+  for comp in "${SHARED_COMPONENTS[@]}"; do
+    for version in "$dir/$comp"/*; do  # drop links whose target is gone
+      [ -L "$version" ] && [ ! -e "$version/SHA256SUMS" ] && rm -f "$version"
+    done
+    [ -d "$shared/$comp" ] || continue
+    for version in "$shared/$comp"/*/; do
+      version=${version%/}
+      [ -f "$version/SHA256SUMS" ] || continue
+      mkdir -p "$dir/$comp"
+      [ "$(readlink "$dir/$comp/$(basename "$version")" 2>/dev/null)" = "$(cd "$version" && pwd -P)" ] && continue
+      ln -sfn "$(cd "$version" && pwd -P)" "$dir/$comp/$(basename "$version")"
+      log "mirror: $comp $(basename "$version") from ../shared/mirror"
+    done
+  done
+  [ -d "$shared" ] || log "no ../shared/mirror: the scenarios needing Loki, Promtail, Tempo or Fluent Bit are skipped"
 }
 
 # promtool/amtool for the controller (rule unit tests in pytest), taken from the mirror's archives.

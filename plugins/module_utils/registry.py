@@ -95,7 +95,7 @@ _TABLE = [
                           binaries=[{"member": "promtail-linux-{arch}", "name": "promtail"}])),
     # --- servers: one host at a time (HA pairs stay up during an upgrade)
     _component(
-        "loki", 3100, "server", health_path="/ready", lab_path="/ready",
+        "loki", 3100, "server", has_role=True, health_path="/ready", lab_path="/ready",
         artifact=_release("grafana", "loki", "loki-linux-{arch}.zip", checksums="SHA256SUMS",
                           binaries=[{"member": "loki-linux-{arch}", "name": "loki"}])),
     _component(

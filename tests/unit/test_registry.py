@@ -66,7 +66,7 @@ def test_agents_deploy_before_servers_and_alertmanager_before_prometheus():
     assert tiers == sorted(tiers, key=registry.TIERS.index)
     assert registry.ORDER.index("alertmanager") < registry.ORDER.index("prometheus")
     assert [e["name"] for e in registry.select(tier="agent", has_role=True)] == ["node_exporter", "postgres_exporter", "redis_exporter"]
-    assert [e["name"] for e in registry.select(tier="server", has_role=True)] == ["alertmanager", "prometheus"]
+    assert [e["name"] for e in registry.select(tier="server", has_role=True)] == ["loki", "alertmanager", "prometheus"]
 
 
 def test_every_component_with_a_role_has_its_role_and_every_role_is_in_the_registry():
@@ -173,8 +173,9 @@ def test_scrape_jobs_default_comes_from_the_registry():
     jobs = registry.scrape_jobs()
     assert {j: (v["group"], v["port"]) for j, v in jobs.items() if registry.COMPONENTS[j]["has_role"]} == {
         "node_exporter": ("node_exporter", 9100), "postgres_exporter": ("postgres_exporter", 9187),
-        "redis_exporter": ("redis_exporter", 9121), "alertmanager": ("alertmanager", 9093),
+        "redis_exporter": ("redis_exporter", 9121), "loki": ("loki", 3100), "alertmanager": ("alertmanager", 9093),
         "prometheus": ("prometheus", 9090)}
+    assert jobs["loki"]["metrics_path"] == "/metrics"
     assert jobs["postgres_exporter"]["multi_instance"] is True
     assert "blackbox_exporter" not in jobs and "promtail" not in jobs
     defaults = yaml.safe_load(read("roles", "prometheus", "defaults", "main", "main.yml"))
@@ -274,7 +275,8 @@ def test_site_yml_rolls_servers_with_alertmanagers_first(tmp_path):
     }))
     assert sorted(play_hosts(inventory, "agent")) == ["app1", "p1"]
     servers = play_hosts(inventory, "server")
-    assert sorted(servers) == ["am1", "p0", "p1", "p2"], "loki has no role yet: its hosts run nothing"
-    assert sorted(servers[:2]) == ["am1", "p2"], "hosts with an Alertmanager come before those with Prometheus only"
+    assert sorted(servers) == ["am1", "l1", "p0", "p1", "p2"]
+    assert servers[0] == "l1", "Loki's hosts come first (registry order: loki, alertmanager, prometheus)"
+    assert sorted(servers[1:3]) == ["am1", "p2"], "hosts with an Alertmanager come before those with Prometheus only"
     assert registry.roles("server", ["prometheus", "alertmanager"]) == [
         "fleetwatch.observability.alertmanager", "fleetwatch.observability.prometheus"]
