@@ -23,7 +23,9 @@ a command (see ``main``), so that a role's validate command can call the same wr
     python3 promtoolcheck.py --promtool /usr/local/bin/promtool check rules /etc/prometheus/rules/x.yml
 
 prints the summary (``--json``: the whole result) and exits 0 when promtool passed every file,
-1 when a file failed, 2 when promtool could not be run.
+1 when a file failed, 2 when promtool could not be run. ``result_of(argv, rc, output)`` reads a
+promtool call made by someone else (service_setup's validate step, with stdout and stderr merged)
+into the same result, so that the roles' existing validate commands can report through this code.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -627,6 +629,41 @@ def check(command, files, promtool=None, syntax_only=False, lint=None, lint_fata
     result["argv"] = argv
     result["ok"] = bool(result["ok"] and not problems)
     result["summary"] = summary(result)
+    return result
+
+
+# --- a promtool command line someone else ran (validate commands) --------------------------------
+
+def parse_argv(argv):
+    """A promtool command line -> (command, files, {"lint_fatal": bool}), or None when it is not a
+    promtool check config/rules/web-config or test rules call (for example an amtool command)."""
+    if not argv or os.path.basename(str(argv[0])) != "promtool":
+        return None
+    words, files, options = [], [], {"lint_fatal": False}
+    for part in argv[1:]:
+        part = str(part)
+        if part.startswith("-"):
+            options["lint_fatal"] = options["lint_fatal"] or part == "--lint-fatal"
+        elif len(words) < 2:
+            words.append(part)
+        else:
+            files.append(part)
+    command = " ".join(words)
+    if command not in COMMANDS or not files:
+        return None
+    return command, files, options
+
+
+def result_of(argv, rc, output):
+    """The result (see parse) of a promtool call made elsewhere, with stdout and stderr merged in
+    ``output``: what service_setup's validate step would use to name file, line and rule when a new
+    configuration fails. None when argv is not a promtool check (the caller keeps the tool's text)."""
+    parsed = parse_argv(argv)
+    if parsed is None:
+        return None
+    command, files, options = parsed
+    result = parse(command, files, rc, output, options["lint_fatal"])
+    result["argv"] = [str(a) for a in argv]
     return result
 
 

@@ -389,3 +389,29 @@ def test_the_command_line_for_validate_commands(inputs):
     assert rc == 1 and json.loads(out)["errors"][0]["message"] == "missing one of key or key_file"
     rc, out = cli("check", "metrics", "x")
     assert rc == 2 and out.startswith("promtoolcheck: give a command")
+
+
+# --- promtool calls made elsewhere (the roles' validate commands) --------------------------------
+
+@pytest.mark.parametrize("validate,expected", [
+    ("/usr/local/bin/promtool check rules %s", ("check rules", ["F"], {"lint_fatal": False})),
+    ("/usr/local/bin/promtool check config %s", ("check config", ["F"], {"lint_fatal": False})),
+    ("/usr/local/bin/promtool check config --syntax-only %s", ("check config", ["F"], {"lint_fatal": False})),
+    ("/usr/local/bin/promtool check web-config %s", ("check web-config", ["F"], {"lint_fatal": False})),
+    ("promtool check rules --lint-fatal %s", ("check rules", ["F"], {"lint_fatal": True})),
+    ("/usr/local/bin/amtool check-config %s", None),
+    ("/usr/local/bin/promtool check metrics", None),
+    ("/usr/local/bin/promtool check rules", None),
+])
+def test_the_roles_validate_commands_are_recognised(validate, expected):
+    """The validate commands of the prometheus role (roles/prometheus/tasks/main.yml and
+    vars/main/scrape.yml) as service_setup runs them, %s being the file."""
+    assert pc.parse_argv([part.replace("%s", "F") for part in validate.split()]) == expected
+
+
+def test_a_validate_commands_output_read_by_the_wrapper():
+    _version, rc, output = promtoolcases.load("config_mixed")
+    argv = ["/usr/local/bin/promtool"] + promtoolcases.CASES["config_mixed"]
+    result = pc.result_of(argv, rc, output)
+    assert result["argv"] == argv and result["summary"] == captured("config_mixed")["summary"]
+    assert pc.result_of(["/usr/local/bin/amtool", "check-config", "a.yml"], 1, "FAILED") is None
