@@ -37,6 +37,7 @@ lint:
 	yamllint -s .
 	ansible-lint --profile production
 	python3 harness/docs.py --check
+	antsibull-changelog lint
 	@$(MAKE) --no-print-directory sanity
 
 # ansible-test sanity --local on the tracked files, copied into a temporary ansible_collections tree

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: alertmanager_receivers
 short_description: Alertmanager receivers from short variables, secrets moved to files
-version_added: 0.1.0
+version_added: 0.2.0
 author:
   - fleetwatch engineers (@fleetwatch)
 description:

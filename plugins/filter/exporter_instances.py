@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: exporter_instances
 short_description: The instances of a multi-instance exporter, checked and completed
-version_added: 0.1.0
+version_added: 0.2.0
 author:
   - fleetwatch engineers (@fleetwatch)
 description:

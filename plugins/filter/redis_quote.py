@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: redis_quote
 short_description: Quote a value for a redis.conf line
-version_added: 0.1.0
+version_added: 0.2.0
 author:
   - fleetwatch engineers (@fleetwatch)
 description:

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: scrape_jobs
 short_description: Prometheus scrape jobs from the inventory's groups and the targets' role variables
-version_added: 0.1.0
+version_added: 0.2.0
 author:
   - fleetwatch engineers (@fleetwatch)
 description:

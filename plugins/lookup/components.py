@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: components
 short_description: Views of the collection's component registry (plugins/module_utils/registry.py)
-version_added: 0.1.0
+version_added: 0.2.0
 author:
   - fleetwatch engineers (@fleetwatch)
 description:

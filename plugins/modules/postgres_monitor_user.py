@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: postgres_monitor_user
 short_description: Least-privilege PostgreSQL login roles for exporters (pg_monitor), with psql only
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Creates each login role when missing, grants it C(pg_monitor) (or the given roles), and sets its
     password when the stored one does not match, in one round trip for all local instances.

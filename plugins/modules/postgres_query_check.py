@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: postgres_query_check
 short_description: Run postgres_exporter's custom queries once and report those that fail
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - postgres_exporter's custom-queries file (C(--extend.query-path)) is deprecated upstream, and a
     failing query only shows as C(pg_exporter_last_scrape_error 1) without saying which one.

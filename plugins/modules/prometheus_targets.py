@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: prometheus_targets
 short_description: Check Prometheus' scrape targets against the jobs and instances that should be scraped
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Reads Prometheus' targets API (C(/api/v1/targets), active targets) and compares it with what is expected
     (jobs that must have targets, a least number of targets per job, or the instances of each job, for example the

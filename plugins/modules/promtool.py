@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: promtool
 short_description: Check Prometheus configuration, rule and web config files, and run rule unit tests, with promtool
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Runs C(promtool check config), C(promtool check rules), C(promtool check web-config) or C(promtool test rules)
     once on every file and returns promtool's verdict per file, with each error's file and line (where promtool

@@ -62,6 +62,7 @@ options:
             O(files) or O(secret_files) are removed, so files the collection once deployed and the user no
             longer wants disappear (a managed directory).
         type: str
+        version_added: 0.2.0
   files:
     description: Files, written after the directories.
     type: list
@@ -97,6 +98,7 @@ options:
       origin:
         description: Where the file comes from (a variable, the role's bundle), named in error messages.
         type: str
+        version_added: 0.2.0
   secret_files:
     description:
       - Files with secrets (passwords, keys), with the same suboptions as O(files) but mode C(0640) by default.
@@ -132,6 +134,7 @@ options:
       origin:
         description: Where the file comes from, named in error messages.
         type: str
+        version_added: 0.2.0
   services:
     description:
       - The services these files belong to. After the files are in place each service is brought in
@@ -140,6 +143,7 @@ options:
       - A service whose new settings are refused (not ready in time, crash loop, failed reload) gets the
         previous set of files back and is brought back to it; the task then fails with the program's reason.
     type: list
+    version_added: 0.2.0
     elements: dict
     default: []
     suboptions:
@@ -218,9 +222,11 @@ options:
   component:
     description: Name of this set of files (its record and last applied copy in O(state_dir)); default the first service's name.
     type: str
+    version_added: 0.2.0
   state_dir:
     description: Root-only directory of the records of applied settings and of the last applied set of files.
     type: path
+    version_added: 0.2.0
     default: /var/lib/fleetwatch/state
 extends_documentation_fragment:
   - fleetwatch.observability.attributes
