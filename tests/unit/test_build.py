@@ -159,3 +159,15 @@ def test_the_installed_tarball_works_without_the_checkout(built):
                          "tasks": [{"name": "Role " + r, "ansible.builtin.import_role": {"name": "fleetwatch.observability." + r}}
                                    for r in roles]}], handle)
     run([tool("ansible-playbook"), "-i", inventory, play, "--syntax-check"], tmp)
+
+
+def test_every_python_file_has_the_spdx_header():
+    """The license of every Python file is named in its first lines (SPDX), as the tarball's LICENSE says."""
+    missing = []
+    for rel in tracked_files():
+        if rel.endswith(".py"):
+            with open(os.path.join(ROOT, rel)) as handle:
+                head = [handle.readline() for _line in range(5)]
+            if "# SPDX-License-Identifier: Apache-2.0\n" not in head:
+                missing.append(rel)
+    assert missing == []
