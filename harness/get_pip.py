@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Stand-in for the get-pip.py that ansible-test downloads from ci-files.testing.ansible.com.
+"""Stand-in for the get-pip.py that ansible-test downloads from a host outside the package registries.
 
-ansible-test bootstraps pip into each sanity test's empty virtualenv with that script. Where the
-host cannot reach it (only PyPI is reachable here), harness/sanity.sh puts this file in its place
+ansible-test bootstraps pip into each sanity test's empty virtualenv with that script. These
+machines reach only the package registries, so harness/sanity.sh always puts this file in its place
 (~/.ansible/test/cache/get_pip_<version>.py): pip comes from the interpreter's own ensurepip and is
 then brought to the pinned version ansible-test asks for, from PyPI. Called like get-pip.py:
 pip options and package specs ("pip==24.2"), plus --no-setuptools / --no-wheel.

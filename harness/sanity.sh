@@ -19,22 +19,18 @@ mkdir -p "$dest"
 { git -C "$here" ls-files -z; for f in ${SANITY_INCLUDE:-}; do (cd "$here" && find "$f" -type f -print0); done; } \
   | (cd "$here" && xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh) \
   | tar -C "$here" --null -T - -cf - | tar -C "$dest" -xf -
-# ansible-test bootstraps pip in its virtualenvs with a get-pip.py from ci-files.testing.ansible.com;
-# where that host is unreachable, harness/get_pip.py (ensurepip + PyPI) stands in for it.
+# ansible-test bootstraps pip in each of its virtualenvs with a get-pip.py it downloads from a host
+# outside the package registries, which these machines do not reach: harness/get_pip.py (ensurepip,
+# then the pinned pip from PyPI) is put where ansible-test looks for it, so it never downloads.
 pip_version=$("$here/.venv/bin/python" -c '
 import sys
 from ansible_test._internal.host_configs import NativePythonConfig
 from ansible_test._internal.python_requirements import get_venv_packages
 print(get_venv_packages(NativePythonConfig(version=sys.argv[1], path=sys.executable))["pip"])' "$python")
 get_pip="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
-if [ ! -s "$get_pip" ]; then
+if ! cmp -s "$here/harness/get_pip.py" "$get_pip"; then
   mkdir -p "$(dirname "$get_pip")"
-  if curl -fsS --max-time 20 -o "$get_pip.download" "https://ci-files.testing.ansible.com/ansible-test/get-pip-$pip_version.py"; then
-    mv "$get_pip.download" "$get_pip"
-  else
-    echo "sanity: using harness/get_pip.py (ensurepip + PyPI) to bootstrap pip in ansible-test's virtualenvs"
-    rm -f "$get_pip.download"; cp "$here/harness/get_pip.py" "$get_pip"
-  fi
+  cp "$here/harness/get_pip.py" "$get_pip"
 fi
 cd "$dest"
 start=$(date +%s)
