@@ -46,12 +46,11 @@ def _where(variable, host):
     return str(variable or host or "value")
 
 
-def _kind(value):
+def describe_kind(value):
+    """What kind of value a user gave ("a list", "a number", ...), for error messages."""
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, int):
-        return "a number"
-    if isinstance(value, float):
+    if isinstance(value, (int, float)):
         return "a number"
     if isinstance(value, dict):
         return "a mapping"
@@ -59,13 +58,13 @@ def _kind(value):
         return "a list"
     if value is None:
         return "null"
-    return "a %s" % type(value).__name__
+    return "a string" if isinstance(value, str) else "a %s" % type(value).__name__
 
 
 def _shown(value):
     if isinstance(value, str):
         return "'%s'" % value
-    return "%r (%s)" % (value, _kind(value))
+    return "%r (%s)" % (value, describe_kind(value))
 
 
 def valid_host(text):

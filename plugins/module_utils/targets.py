@@ -28,6 +28,8 @@ import json
 import re
 import time
 
+from ansible_collections.fleetwatch.observability.plugins.module_utils.hostport import describe_kind
+
 try:
     from urllib.parse import urlsplit
 except ImportError:  # pragma: no cover - Python 2
@@ -45,24 +47,10 @@ class TargetsError(Exception):
 
 # --- input ---------------------------------------------------------------------------------------
 
-def _kind(value):
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, (list, tuple, set)):
-        return "a list"
-    if value is None:
-        return "null"
-    return "a string" if isinstance(value, str) else "a %s" % type(value).__name__
-
-
 def check_url(url):
     """The base URL of Prometheus (with its route prefix) without the trailing slash."""
     if not isinstance(url, str) or not url:
-        raise TargetsError("url: %r (%s) is not a URL such as https://prometheus.example:9090/prom" % (url, _kind(url)))
+        raise TargetsError("url: %r (%s) is not a URL such as https://prometheus.example:9090/prom" % (url, describe_kind(url)))
     if re.search(r"\s", url):
         raise TargetsError("url: %r is not a URL (it contains white space)" % url)
     try:
@@ -85,7 +73,7 @@ def check_url(url):
 
 def _count(value, where):
     if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
-        raise TargetsError("%s: %r (%s) is not a number of targets" % (where, value, _kind(value)))
+        raise TargetsError("%s: %r (%s) is not a number of targets" % (where, value, describe_kind(value)))
     if isinstance(value, float):
         if value != int(value):
             raise TargetsError("%s: %r is not a whole number of targets" % (where, value))
@@ -101,7 +89,7 @@ def _count(value, where):
 
 def _job(name, where):
     if not isinstance(name, str) or not JOB_RE.match(name):
-        raise TargetsError("%s: %r (%s) is not a job name" % (where, name, _kind(name)))
+        raise TargetsError("%s: %r (%s) is not a job name" % (where, name, describe_kind(name)))
     return name
 
 
@@ -115,10 +103,10 @@ def _labels(entry, where):
             if not isinstance(key, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
                 raise TargetsError("%s: %r is not a label name" % (where, key))
             if isinstance(value, bool) or not isinstance(value, (str, int)):
-                raise TargetsError("%s: label %s is %r (%s), not a string" % (where, key, value, _kind(value)))
+                raise TargetsError("%s: label %s is %r (%s), not a string" % (where, key, value, describe_kind(value)))
             out[key] = str(value)
         return out
-    raise TargetsError("%s: %r (%s) is not an instance name or a mapping of labels" % (where, entry, _kind(entry)))
+    raise TargetsError("%s: %r (%s) is not an instance name or a mapping of labels" % (where, entry, describe_kind(entry)))
 
 
 def check_expectations(jobs=None, min_targets=None, expected_targets=None):
@@ -126,26 +114,26 @@ def check_expectations(jobs=None, min_targets=None, expected_targets=None):
     out = {"jobs": [], "min_targets": {}, "expected_targets": {}}
     if jobs is not None:
         if not isinstance(jobs, (list, tuple)):
-            raise TargetsError("jobs: %r (%s) is not a list of job names" % (jobs, _kind(jobs)))
+            raise TargetsError("jobs: %r (%s) is not a list of job names" % (jobs, describe_kind(jobs)))
         for index, job in enumerate(jobs):
             name = _job(job, "jobs[%d]" % index)
             if name not in out["jobs"]:
                 out["jobs"].append(name)
     if min_targets is not None:
         if not isinstance(min_targets, dict):
-            raise TargetsError("min_targets: %r (%s) is not a mapping of job name to number" % (min_targets, _kind(min_targets)))
+            raise TargetsError("min_targets: %r (%s) is not a mapping of job name to number" % (min_targets, describe_kind(min_targets)))
         for job, count in min_targets.items():
             _job(job, "min_targets")
             out["min_targets"][job] = _count(count, "min_targets.%s" % job)
     if expected_targets is not None:
         if not isinstance(expected_targets, dict):
             raise TargetsError("expected_targets: %r (%s) is not a mapping of job name to a list of instances"
-                               % (expected_targets, _kind(expected_targets)))
+                               % (expected_targets, describe_kind(expected_targets)))
         for job, entries in expected_targets.items():
             _job(job, "expected_targets")
             where = "expected_targets.%s" % job
             if isinstance(entries, str) or not isinstance(entries, (list, tuple)):
-                raise TargetsError("%s: %r (%s) is not a list of instances" % (where, entries, _kind(entries)))
+                raise TargetsError("%s: %r (%s) is not a list of instances" % (where, entries, describe_kind(entries)))
             wanted, seen = [], set()
             for index, entry in enumerate(entries):
                 labels = _labels(entry, "%s[%d]" % (where, index))
@@ -188,7 +176,7 @@ def parse_targets(body):
     except (TypeError, ValueError) as exc:
         raise TargetsError("the targets API did not answer JSON (%s): %r" % (exc, (body or "")[:200]))
     if not isinstance(doc, dict):
-        raise TargetsError("the targets API answered %s, not an object" % _kind(doc))
+        raise TargetsError("the targets API answered %s, not an object" % describe_kind(doc))
     if doc.get("status") != "success":
         raise TargetsError("the targets API answered status %r: %s %s"
                            % (doc.get("status"), doc.get("errorType", ""), doc.get("error", "")))
@@ -201,7 +189,7 @@ def parse_targets(body):
     out = []
     for item in active:
         if not isinstance(item, dict):
-            raise TargetsError("the targets API listed %s as a target" % _kind(item))
+            raise TargetsError("the targets API listed %s as a target" % describe_kind(item))
         labels = item.get("labels") if isinstance(item.get("labels"), dict) else {}
         last = _text(item.get("lastScrape"))
         out.append({

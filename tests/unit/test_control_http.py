@@ -4,43 +4,29 @@ connections, no proxy from the environment, server certificate checked only agai
 the host name), client certificates."""
 import base64
 import os
-import shutil
 import ssl
-import subprocess
-import threading
-
-from http.server import BaseHTTPRequestHandler, HTTPServer
+import sys
 
 import pytest
 
 from ansible_collections.fleetwatch.observability.plugins.module_utils import serviceapply as sa
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import localhttp  # noqa: E402  pylint: disable=wrong-import-position
+
 AUTH = "Basic " + base64.b64encode(b"ctl:s3cret-pass").decode("ascii")
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(localhttp.QuietHandler):
     def do_GET(self):  # noqa: N802 - http.server's name
         if self.headers.get("Authorization") != AUTH and self.path != "/open":
-            self.send_response(401)
-            self.end_headers()
+            self.reply(401)
             return
-        body = b"Ready" if self.path.endswith("/-/ready") else b"up 1\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.reply(200, b"Ready" if self.path.endswith("/-/ready") else b"up 1\n")
 
 
 def serve(context=None):
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    if context is not None:
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server
+    return localhttp.serve(Handler, context)
 
 
 @pytest.fixture
@@ -67,23 +53,13 @@ def test_environment_proxy_is_not_used(http_server, monkeypatch):
 
 
 def test_refused_connection_gives_a_reason():
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    port = server.server_address[1]
-    server.server_close()
+    port = localhttp.free_port()
     status, reason = sa.Control("http://127.0.0.1:%d" % port, timeout=2).get("/-/ready")
     assert status is None and reason
 
 
-def make_cert(tmp_path, name, ca=None):
-    """A self-signed certificate for the name fw-test.invalid (never the address used), or one signed by ca."""
-    key, crt = str(tmp_path / (name + ".key")), str(tmp_path / (name + ".crt"))
-    cmd = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=fw-test.invalid",
-           "-addext", "subjectAltName=DNS:fw-test.invalid", "-keyout", key, "-out", crt]
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return crt, key
-
-
-needs_openssl = pytest.mark.skipif(not shutil.which("openssl"), reason="openssl command not installed")
+make_cert = localhttp.make_cert
+needs_openssl = localhttp.needs_openssl
 
 
 @needs_openssl

@@ -7,13 +7,9 @@ with a client certificate); waiting with a clock of its own."""
 import base64
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import sys
-import threading
-
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -21,6 +17,7 @@ from ansible_collections.fleetwatch.observability.plugins.module_utils import se
 from ansible_collections.fleetwatch.observability.plugins.module_utils import targets as tg
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import localhttp  # noqa: E402  pylint: disable=wrong-import-position
 import targetsdata  # noqa: E402  pylint: disable=wrong-import-position
 
 ROOT = targetsdata.ROOT
@@ -301,35 +298,20 @@ def test_asks_once_without_a_timeout_and_reports_why_it_got_no_answer():
 AUTH = "Basic " + base64.b64encode(b"admin:pw 'x\"").decode("ascii")
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(localhttp.QuietHandler):
     answer = REAL
 
     def do_GET(self):  # noqa: N802 - http.server's name
         if self.headers.get("Authorization") != AUTH:
-            self.send_response(401)
-            self.end_headers()
-            return
-        if self.path != "/prom/api/v1/targets?state=active":
-            self.send_response(404)
-            self.end_headers()
-            return
-        data = self.answer.encode("utf-8")
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+            self.reply(401)
+        elif self.path != "/prom/api/v1/targets?state=active":
+            self.reply(404)
+        else:
+            self.reply(200, self.answer.encode("utf-8"), "application/json")
 
 
 def serve(context=None):
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    if context is not None:
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return localhttp.serve(Handler, context)
 
 
 @pytest.fixture
@@ -355,23 +337,13 @@ def test_fetch_failures_say_what_to_fix(prometheus, url, user, password, message
 
 
 def test_fetch_from_nothing():
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    port = server.server_address[1]
-    server.server_close()
+    port = localhttp.free_port()
     with pytest.raises(tg.TargetsError, match=r"cannot reach http://127.0.0.1:%d/api/v1/targets: " % port):
         tg.fetch(sa.Control("http://127.0.0.1:%d" % port, timeout=2))
 
 
-needs_openssl = pytest.mark.skipif(not shutil.which("openssl"), reason="openssl command not installed")
-
-
-def make_cert(tmp_path, name):
-    """A self-signed certificate for fw-test.invalid (never the address the client uses)."""
-    key, crt = str(tmp_path / (name + ".key")), str(tmp_path / (name + ".crt"))
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=fw-test.invalid",
-                    "-addext", "subjectAltName=DNS:fw-test.invalid", "-keyout", key, "-out", crt],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return crt, key
+needs_openssl = localhttp.needs_openssl
+make_cert = localhttp.make_cert
 
 
 def module_params(**kwargs):
