@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """A local HTTP(S) server on 127.0.0.1 for the unit tests of the roles' HTTP client, and the
 test certificates it serves with (issued for fw-test.invalid, never the address a client uses)."""
+import contextlib
 import shutil
 import subprocess
 import threading
@@ -56,3 +57,13 @@ def free_port():
     port = server.server_address[1]
     server.server_close()
     return port
+
+
+@contextlib.contextmanager
+def running(handler, context=None):
+    """A server for handler while the block runs: yields its base URL (http or https)."""
+    server = serve(handler, context)
+    try:
+        yield "%s://127.0.0.1:%d" % ("http" if context is None else "https", server.server_address[1])
+    finally:
+        stop(server)

@@ -25,16 +25,10 @@ class Handler(localhttp.QuietHandler):
         self.reply(200, b"Ready" if self.path.endswith("/-/ready") else b"up 1\n")
 
 
-def serve(context=None):
-    return localhttp.serve(Handler, context)
-
-
 @pytest.fixture
 def http_server():
-    server = serve()
-    yield "http://127.0.0.1:%d" % server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with localhttp.running(Handler) as url:
+        yield url
 
 
 def test_basic_auth_status_and_body(http_server):
@@ -68,17 +62,12 @@ def test_https_server_checked_only_against_ca_file(tmp_path):
     other, _other_key = make_cert(tmp_path, "other")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(crt, key)
-    server = serve(context)
-    url = "https://127.0.0.1:%d" % server.server_address[1]
-    try:
+    with localhttp.running(Handler, context) as url:
         assert sa.Control(url, "ctl", "s3cret-pass").get("/-/ready") == (200, "Ready")
         # the certificate names another host: only the CA is checked on this same-host path
         assert sa.Control(url, "ctl", "s3cret-pass", ca_file=crt).get("/-/ready") == (200, "Ready")
         status, reason = sa.Control(url, "ctl", "s3cret-pass", ca_file=other).get("/-/ready")
         assert status is None and "certificate" in reason.lower()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @needs_openssl
@@ -89,14 +78,9 @@ def test_client_certificate_when_the_service_requires_one(tmp_path):
     context.load_cert_chain(crt, key)
     context.load_verify_locations(client_crt)
     context.verify_mode = ssl.CERT_REQUIRED
-    server = serve(context)
-    url = "https://127.0.0.1:%d" % server.server_address[1]
-    try:
+    with localhttp.running(Handler, context) as url:
         assert sa.Control(url, "ctl", "s3cret-pass", cert_file=client_crt, key_file=client_key).get("/-/ready") == (200, "Ready")
         assert sa.Control(url, "ctl", "s3cret-pass", timeout=3).get("/-/ready")[0] is None
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_no_netrc_credentials(http_server, tmp_path, monkeypatch):

@@ -4,7 +4,6 @@ Alertmanager URLs come from the inventory like Prometheus' (IPv6, route prefix, 
 TLS reaches server.http_tls_config, bad values fail naming the variable and the host, and the real
 Loki (when the mirror has it) accepts the generated config with -verify-config."""
 import glob
-import json
 import os
 import subprocess
 import sys
@@ -13,9 +12,11 @@ import zipfile
 import pytest
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-pytestmark = pytest.mark.skipif(not os.path.exists(PLAYBOOK_BIN), reason="ansible-playbook not installed")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import roleplay  # noqa: E402  pylint: disable=wrong-import-position
+
+ROOT = roleplay.ROOT
+pytestmark = pytest.mark.skipif(not os.path.exists(roleplay.PLAYBOOK_BIN), reason="ansible-playbook not installed")
 
 INVENTORY = {
     "all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}},
@@ -52,22 +53,7 @@ PLAY = """
 
 
 def run(tmp_path, extra=None, inventory=None):
-    (tmp_path / "play.yml").write_text(PLAY % {"root": ROOT})
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory or INVENTORY))
-    values = {"out_dir": str(tmp_path)}
-    values.update(extra or {})
-    (tmp_path / "extra.json").write_text(json.dumps(values))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
-               ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    out = subprocess.run([PLAYBOOK_BIN, "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml"),
-                          "-e", "@" + str(tmp_path / "extra.json")],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                         cwd=str(tmp_path), check=False)
-    result = None
-    if out.returncode == 0:
-        with open(str(tmp_path / "result.json")) as handle:
-            result = json.load(handle)
-    return out, result
+    return roleplay.run(tmp_path, PLAY % {"root": ROOT}, inventory or INVENTORY, extra)
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import roleplay  # noqa: E402  pylint: disable=wrong-import-position
 import rulebundle  # noqa: E402  pylint: disable=wrong-import-position
 
-PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 PROMTOOL = rulebundle.find_tool("promtool", "PROMTOOL")
-pytestmark = pytest.mark.skipif(not os.path.exists(PLAYBOOK_BIN), reason="ansible-playbook not installed")
+pytestmark = pytest.mark.skipif(not os.path.exists(roleplay.PLAYBOOK_BIN), reason="ansible-playbook not installed")
 
 SECRETS = ["am-Secret-1", "pg-Secret-2", "rd-Secret-3", "rw-Secret-4", "rwtok-Secret-5", "extra-Secret-6",
            "amx-Secret-7", "rr-Secret-8", "AKIA-Secret-9", "aws-Secret-10"]
@@ -72,22 +72,9 @@ def run(tmp_path, host="mon1", extra=None, inventory=None):
     link = tmp_path / "templates" / "prometheus.yml.j2"
     if not link.exists():
         link.symlink_to(os.path.join(ROOT, "roles", "prometheus", "templates", "prometheus.yml.j2"))
-    (tmp_path / "play.yml").write_text(PLAY % {"root": ROOT})
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory or INVENTORY))
-    config_dir = tmp_path / "etc"
-    values = {"target_host": host, "out_dir": str(tmp_path), "prometheus_config_dir": str(config_dir)}
+    values = {"target_host": host, "prometheus_config_dir": str(tmp_path / "etc")}
     values.update(extra or {})
-    (tmp_path / "extra.json").write_text(json.dumps(values))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
-               ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    out = subprocess.run([PLAYBOOK_BIN, "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml"),
-                          "-e", "@" + str(tmp_path / "extra.json")],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env, cwd=str(tmp_path), check=False)
-    result = None
-    if out.returncode == 0:
-        with open(str(tmp_path / "result.json")) as handle:
-            result = json.load(handle)
-    return out, result
+    return roleplay.run(tmp_path, PLAY % {"root": ROOT}, inventory or INVENTORY, values)
 
 
 MON1_EXTRA = {

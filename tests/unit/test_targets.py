@@ -310,16 +310,10 @@ class Handler(localhttp.QuietHandler):
             self.reply(200, self.answer.encode("utf-8"), "application/json")
 
 
-def serve(context=None):
-    return localhttp.serve(Handler, context)
-
-
 @pytest.fixture
 def prometheus():
-    server = serve()
-    yield "http://127.0.0.1:%d" % server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with localhttp.running(Handler) as url:
+        yield url
 
 
 def test_fetch_with_route_prefix_and_basic_auth(prometheus):
@@ -362,10 +356,9 @@ def test_mutual_tls_through_the_modules_client(tmp_path):
     context.load_cert_chain(crt, key)
     context.load_verify_locations(client_crt)
     context.verify_mode = ssl.CERT_REQUIRED
-    server = serve(context)
-    url = "https://127.0.0.1:%d/prom" % server.server_address[1]
     auth = dict(username="admin", password="pw 'x\"")
-    try:
+    with localhttp.running(Handler, context) as base:
+        url = base + "/prom"
         ctl = mod.control(module_params(url=url, ca_file=crt, cert_file=client_crt, key_file=client_key, **auth), url)
         assert tg.parse_targets(tg.fetch(ctl)) == tg.parse_targets(REAL)
         with pytest.raises(tg.TargetsError, match="cannot reach"):  # no client certificate
@@ -377,9 +370,6 @@ def test_mutual_tls_through_the_modules_client(tmp_path):
                                                check_hostname=True, **auth), url))
         with pytest.raises(tg.TargetsError, match="cannot use the TLS files"):
             mod.control(module_params(url=url, ca_file=str(tmp_path / "none.pem")), url)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def module_run(args, check_mode=False):
