@@ -25,7 +25,7 @@ a command (see ``main``), so that a role's validate command can call the same wr
 prints the summary (``--json``: the whole result) and exits 0 when promtool passed every file,
 1 when a file failed, 2 when promtool could not be run. ``result_of(argv, rc, output)`` reads a
 promtool call made by someone else (service_setup's validate step, with stdout and stderr merged)
-into the same result, so that the roles' existing validate commands can report through this code.
+into the same result: service_setup reports the roles' refused promtool validations through it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -656,8 +656,8 @@ def parse_argv(argv):
 
 def result_of(argv, rc, output):
     """The result (see parse) of a promtool call made elsewhere, with stdout and stderr merged in
-    ``output``: what service_setup's validate step would use to name file, line and rule when a new
-    configuration fails. None when argv is not a promtool check (the caller keeps the tool's text)."""
+    ``output``: service_setup's validate step (servicesetup.validation_failure) uses it to name file,
+    line and rule when a role's new configuration or rules fail. None when argv is not a promtool check (the caller keeps the tool's text)."""
     parsed = parse_argv(argv)
     if parsed is None:
         return None

@@ -24,12 +24,19 @@ import shutil
 import stat
 import tempfile
 
+from ansible_collections.fleetwatch.observability.plugins.module_utils import promtoolcheck
+
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 MODE_RE = re.compile(r"^0?[0-7]{3,4}$")
 
 
 class SetupError(Exception):
-    pass
+    """A refused change. ``validation``: the structured result of the collection's promtool wrapper
+    (module_utils/promtoolcheck.py) when the refusing validate command was a promtool check."""
+
+    def __init__(self, message, validation=None):
+        super(SetupError, self).__init__(message)
+        self.validation = validation
 
 
 def parse_mode(mode):
@@ -212,12 +219,24 @@ def _check(f, tmp, run_validate):
     cmd = [part.replace("%s", tmp) for part in shlex.split(f["validate"])]
     rc, out, err = run_validate(cmd)
     if rc != 0:
-        # Tools differ in where they explain: amtool prints the reason on stdout and a summary on stderr.
-        message = "\n".join(part for part in ((out or "").strip(), (err or "").strip()) if part)
-        raise SetupError(
-            "%s was not changed: the new content failed validation (%s):\n%s"
-            % (f["path"], _tool_of(f["validate"]),
-               message.replace(tmp, f["path"] + " (new)").replace(os.path.basename(tmp), os.path.basename(f["path"]) + " (new)")))
+        def named(text):
+            return text.replace(tmp, f["path"] + " (new)").replace(os.path.basename(tmp), os.path.basename(f["path"]) + " (new)")
+        message, validation = validation_failure(cmd, rc, out, err, named)
+        raise SetupError("%s was not changed: the new content failed validation (%s):\n%s"
+                         % (f["path"], _tool_of(f["validate"]), message), validation)
+
+
+def validation_failure(cmd, rc, out, err, named):
+    """The explanation of a failed validate command, and its structured result when the command was
+    a promtool check: then the one promtool wrapper (promtoolcheck) reads the output, so a role's
+    refused config names file, line, group and rule exactly as the promtool module does. Tools differ
+    in where they explain (amtool prints the reason on stdout and a summary on stderr): both kept."""
+    message = "\n".join(part for part in ((out or "").strip(), (err or "").strip()) if part)
+    validation = promtoolcheck.result_of(cmd, rc, "\n".join(part for part in (out or "", err or "") if part))
+    if validation is None:
+        return named(message), None
+    validation = json.loads(named(json.dumps(validation)))
+    return named(validation["summary"]), validation
 
 
 # --- change sets: all or nothing ---------------------------------------------------------------
@@ -387,10 +406,10 @@ class ChangeSet(object):
                            "sh"] + binds + ["--"] + cmd
                 rc, out, err = self.run(wrapped)
                 if rc != 0:
-                    message = "\n".join(part for part in ((out or "").strip(), (err or "").strip()) if part)
+                    message, validation = validation_failure(cmd, rc, out, err, lambda text: text.replace(base, "(new set)"))
                     raise SetupError(
                         "no file was changed: the new set failed validation of %s (%s):\n%s"
-                        % (e["file"]["path"], _tool_of(e["file"]["validate"]), message.replace(base, "(new set)")))
+                        % (e["file"]["path"], _tool_of(e["file"]["validate"]), message), validation)
         finally:
             shutil.rmtree(base, ignore_errors=True)
 

@@ -311,6 +311,20 @@ services:
   returned: always
   type: dict
   sample: {prometheus: {action: reload, reason: its configuration changed since it was last loaded}}
+validation:
+  description:
+    - When a promtool C(validate) command refused the new set, promtool's findings as the
+      M(fleetwatch.observability.promtool) module returns them (the same wrapper reads the output)
+      with each error's file, line, group and rule.
+  returned: failure of a promtool validate command
+  type: dict
+  sample:
+    command: promtool check rules
+    ok: false
+    errors:
+      - {file: /etc/prometheus/rules/fleetwatch.yml, line: 12, column: 15, group: node, rule: HostDown,
+         message: "could not parse expression"}
+    summary: "promtool check rules: /etc/prometheus/rules/fleetwatch.yml failed"
 """
 
 import os
@@ -537,6 +551,8 @@ def main():
                         or not os.path.isdir(ss.ChangeSet.good_dir(p["state_dir"], component))):
                     changeset.save_good(p["state_dir"], component)
     except ss.SetupError as exc:
+        if exc.validation is not None:
+            result["validation"] = exc.validation
         module.fail_json(msg=str(exc), **result)
     except (sa.ApplyError, OSError) as exc:
         module.fail_json(msg="%s: %s" % (component or "service_setup", exc), **result)

@@ -96,6 +96,60 @@ def test_an_unchanged_config_is_checked_again_with_a_purged_file_gone(tmp_path):
     assert (root / "rules" / "needed.yml").exists()
 
 
+BROKEN_RULES = """groups:
+  - name: node
+    rules:
+      - alert: Fine
+        expr: up == 0
+      - alert: Broken
+        expr: rate(up[5m]
+"""
+
+
+def _promtool():
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+    import rulebundle
+    return rulebundle.find_tool("promtool", "PROMTOOL")
+
+
+@pytest.mark.parametrize("namespace", [False, True])
+def test_a_rule_file_refused_by_promtool_is_reported_by_the_one_promtool_wrapper(tmp_path, namespace):
+    """The role's validate command (promtool check rules) refuses the new rules: the failure names
+    file, line, group and rule through module_utils/promtoolcheck, and the live file stays."""
+    promtool = _promtool()
+    if promtool is None:
+        pytest.skip("promtool not found: `make tools` puts it in .cache/tools")
+    if namespace and not namespaces_work():
+        pytest.skip("needs root and unshare (a private mount namespace)")
+    rules = tmp_path / "rules" / "node.yml"
+    rules.parent.mkdir()
+    rules.write_text("groups: []\n")
+    cs = ss.ChangeSet([d(rules.parent)], [f(rules, BROKEN_RULES, validate=promtool + " check rules %s")], run)
+    if not namespace:
+        cs._namespace_works = lambda: False
+    with pytest.raises(ss.SetupError) as caught:
+        cs.plan().validate()
+    validation = caught.value.validation
+    assert validation["command"] == "promtool check rules" and validation["ok"] is False
+    [error] = validation["errors"]
+    assert error["line"] == 7 and error["group"] == "node" and error["rule"] == "Broken"
+    shown = str(rules) + (" (new)" if not namespace else "")
+    assert error["file"] == shown
+    assert '%s:7:15: group "node", rule 2 "Broken"' % shown in str(caught.value)
+    assert rules.read_text() == "groups: []\n"
+
+
+def test_a_refusal_by_another_tool_keeps_its_own_text(tmp_path):
+    conf = tmp_path / "am.yml"
+    conf.write_text("ok\n")
+    cs = ss.ChangeSet([d(tmp_path)], [f(conf, "bad\n", validate="sh -c 'echo \"bad field\"; exit 1' %s")], run)
+    cs._namespace_works = lambda: False
+    with pytest.raises(ss.SetupError, match="bad field") as caught:
+        cs.plan().validate()
+    assert caught.value.validation is None
+
+
 def test_commit_then_rollback_to_what_was_there(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     a.write_text("old a")
