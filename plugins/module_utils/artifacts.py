@@ -95,6 +95,32 @@ def normalize_version(version):
     return match.group(1)
 
 
+def version_tuple(version):
+    """(major, minor, patch) of a release version (pre-release and build suffixes ignored)."""
+    return tuple(int(part) for part in normalize_version(version).split("-")[0].split("+")[0].split(".")[:3])
+
+
+def check_downgrade(name, current, wanted, floors=None):
+    """Refuse a version switch that upstream says loses data: each of the component's
+    ``downgrade_floors`` ({from, floor, reason}, registry.py) forbids going from ``from`` or newer
+    to a version older than ``floor``. ``current`` is the version installed now (None: a first
+    install). Raises ArtifactError naming both versions and what to do; returns None otherwise."""
+    if not current:
+        return None
+    floors = COMPONENTS.get(name, {}).get("downgrade_floors", []) if floors is None else floors
+    try:
+        now, new = version_tuple(current), version_tuple(wanted)
+    except (ArtifactError, ValueError):
+        return None  # a version that cannot be compared is not a known unsafe downgrade
+    for rule in floors:
+        if now >= version_tuple(rule["from"]) and new < version_tuple(rule["floor"]):
+            raise ArtifactError(
+                "%s %s -> %s refused before any change: %s Go back to %s or newer instead, or move "
+                "the data directory aside first (a new, empty one then starts)."
+                % (name, current, wanted, rule["reason"], rule["floor"]))
+    return None
+
+
 def normalize_sha256(value):
     """Accept "<64 hex>" or "sha256:<64 hex>"; return the lower-case hex digest."""
     text = str(value).strip().lower()

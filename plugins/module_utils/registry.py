@@ -13,7 +13,8 @@ Per component (the key is the component's name):
 
 * ``artifact``: the upstream release archive: ``url`` (``{version}`` without "v", ``{arch}`` =
   GOARCH), ``checksums`` ("sha256sums.txt", "SHA256SUMS" or "{url}.sha256"), ``binaries`` (names,
-  or {member, name}), optional ``extract_all`` (unpack the whole tree);
+  or {member, name}), optional ``extract_all`` (unpack the whole tree), optional
+  ``downgrade_floors`` (version switches upstream says lose data, refused by the installer);
 * ``debian``: how the test mirror repacks Debian's package as that archive: {package,
   binaries: {upstream binary name: "path" or "other-package:path"}}, or None (not in Debian);
 * ``port``: default port of ``<prefix>_listen_address``;
@@ -111,7 +112,11 @@ _TABLE = [
     _component(
         "prometheus", 9090, "server", has_role=True, health_path="/-/ready", lab_path="/",
         artifact=_release("prometheus", "prometheus", "prometheus-{version}.linux-{arch}.tar.gz",
-                          binaries=["prometheus", "promtool"]),
+                          binaries=["prometheus", "promtool"],
+                          # Prometheus 3.0 migration guide, "TSDB format and downgrade".
+                          downgrade_floors=[{"from": "3.0.0", "floor": "2.55.0", "reason": (
+                              "a TSDB written by Prometheus 3 can only be read by Prometheus 2.55 or newer "
+                              "(upstream's migration guide).")}]),
         debian={"package": "prometheus",
                 "binaries": {"prometheus": "usr/bin/prometheus", "promtool": "promtool:usr/bin/promtool"}}),
     _component(

@@ -23,6 +23,9 @@ description:
     transfers nothing.
   - Changing O(version) upgrades or downgrades; earlier versions are kept (O(keep)) for a quick
     rollback.
+  - A downgrade that upstream says loses data (the component registry's C(downgrade_floors), for
+    example Prometheus 3 to a version older than 2.55, which cannot read its TSDB) is refused before
+    anything is changed, naming the versions and what to do.
   - A wrong checksum fails before anything on the target is touched; the installed version keeps
     running.
   - O(mirror) replaces upstream for all components at once, as a base URL or a local directory
@@ -355,6 +358,11 @@ def main():
     previous = None
     for spec in specs:
         previous = previous or version_of_link(root, os.path.join(p["bin_dir"], spec["name"]))
+
+    try:
+        art.check_downgrade(p["name"], previous, version)
+    except art.ArtifactError as exc:
+        module.fail_json(msg=str(exc), version=version, previous_version=previous)
 
     marker = read_marker(vdir)
     installed_ok = (

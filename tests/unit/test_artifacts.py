@@ -271,3 +271,41 @@ def test_extract_corrupt_archive_fails(tmp_path):
     bad.write_bytes(b"not a tarball")
     with pytest.raises(art.ArtifactError, match="cannot unpack bad.tar.gz"):
         art.extract(str(bad), "tar", str(tmp_path), art.binary_specs(["x"], "amd64", "1"))
+
+
+# --- downgrades upstream says lose data (registry: downgrade_floors) ---------------------------
+
+@pytest.mark.parametrize("current,wanted", [
+    ("3.5.3", "2.53.3"), ("3.0.0", "2.54.1"), ("3.13.5", "v2.42.0"), ("4.0.0", "2.53.3"),
+])
+def test_a_prometheus_3_tsdb_is_not_handed_to_a_prometheus_older_than_2_55(current, wanted):
+    with pytest.raises(art.ArtifactError) as caught:
+        art.check_downgrade("prometheus", current, wanted)
+    text = str(caught.value)
+    assert "prometheus %s -> %s refused before any change" % (current, wanted) in text
+    assert "2.55.0 or newer" in text and "Prometheus 3" in text
+
+
+@pytest.mark.parametrize("current,wanted", [
+    (None, "2.53.3"),          # first install
+    ("2.53.3", "3.5.3"),       # the upgrade
+    ("3.5.3", "2.55.1"),       # the downgrade upstream supports
+    ("3.5.3", "3.0.0"),
+    ("2.53.3", "2.42.0"),      # within 2.x
+    ("3.5.3", "3.5.3"),
+])
+def test_other_prometheus_switches_pass(current, wanted):
+    assert art.check_downgrade("prometheus", current, wanted) is None
+
+
+def test_components_without_floors_downgrade_freely():
+    assert art.check_downgrade("alertmanager", "0.33.1", "0.28.1") is None
+    assert art.check_downgrade("node_exporter", "1.11.1", "1.5.0") is None
+
+
+def test_unparsable_installed_versions_are_not_taken_for_a_known_downgrade():
+    assert art.check_downgrade("prometheus", "main-build", "2.53.3") is None
+    floors = [{"from": "1.0.0", "floor": "0.9.0", "reason": "format changed."}]
+    with pytest.raises(art.ArtifactError, match=r"x 1\.2\.0 -> 0\.8\.1 refused.*format changed\. Go back to 0\.9\.0"):
+        art.check_downgrade("x", "1.2.0", "0.8.1", floors)
+    assert art.check_downgrade("x", "0.9.5", "0.8.1", floors) is None
