@@ -8,14 +8,22 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: alertmanager_receivers
-short_description: Alertmanager receivers from short variables, secrets moved to files
+short_description: Alertmanager receivers (short form or Alertmanager's own syntax), secrets moved to files
 version_added: 0.2.0
 author:
   - fleetwatch engineers (@fleetwatch)
 description:
-  - "Each receiver is C({name, webhook|email|slack|telegram|pagerduty: {...} or [...], send_resolved})."
-  - Secrets (webhook URL and password, SMTP password, Slack URL, Telegram token, PagerDuty key) become files
-    referenced with Alertmanager's C(*_file) fields. Returns C({receivers, secrets}).
+  - "Each receiver is C({name, webhook|email|slack|telegram|pagerduty: {...} or [...], send_resolved}) (the short
+    form) and/or Alertmanager's own C(<integration>_configs) lists (discord, email, jira, msteams, msteamsv2,
+    opsgenie, pagerduty, pushover, rocketchat, slack, sns, telegram, victorops, webex, webhook, wechat), passed
+    through as they are apart from their secrets."
+  - Every secret (webhook URLs, API keys, routing and service keys, tokens, the SMTP password, everything in
+    C(http_config) and C(tls_config), the same fields of O(global_config)) becomes a file referenced with
+    Alertmanager's C(*_file) field. SNS C(sigv4) keys go into one AWS shared credentials file, named in the
+    returned C(environment).
+  - Secrets Alertmanager reads only inline (email C(auth_secret), WeChat C(api_secret), their global forms) and
+    passwords in URLs are errors.
+  - Returns C({receivers, global, secrets, environment}).
 options:
   _input:
     description: The receivers.
@@ -26,6 +34,11 @@ options:
     description: Directory of the secret files on the host.
     type: str
     required: true
+  global_config:
+    description: Alertmanager's C(global) section, whose secrets move to files too.
+    type: dict
+    default: {}
+    version_added: 0.2.0
 """
 
 EXAMPLES = r"""
@@ -36,11 +49,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(receivers) for alertmanager.yml and C(secrets), a list of C({path, content}).
+  description: >-
+    C(receivers) and C(global) for alertmanager.yml, C(secrets) (a list of C({path, content})) and
+    C(environment) (variables the service needs to read them).
   type: dict
 """
 
 import os
+from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
@@ -48,12 +64,22 @@ from ansible_collections.fleetwatch.observability.plugins.module_utils import am
 from ansible_collections.fleetwatch.observability.plugins.module_utils import amtemplates
 
 
-def alertmanager_receivers(receivers, secrets_dir):
+def _plain(value):
+    """Ansible's (lazy, tagged) containers and strings as plain Python values."""
+    if isinstance(value, Mapping):
+        return dict((str(k), _plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def alertmanager_receivers(receivers, secrets_dir, global_config=None):
     try:
-        built, secrets = amconfig.build(list(receivers or []), secrets_dir)
+        return amconfig.build_config(_plain(receivers if receivers is not None else []), str(secrets_dir), _plain(global_config or {}))
     except amconfig.ReceiverError as exc:
         raise AnsibleFilterError("alertmanager receivers: %s" % exc)
-    return {"receivers": built, "secrets": secrets}
 
 
 def alertmanager_peers(hosts, me, hostvars, default_port="9094"):
@@ -61,6 +87,13 @@ def alertmanager_peers(hosts, me, hostvars, default_port="9094"):
         return amconfig.peers(list(hosts or []), me, hostvars, default_port)
     except amconfig.ReceiverError as exc:
         raise AnsibleFilterError("alertmanager peers: %s" % exc)
+
+
+def alertmanager_cluster_flags(flags, host="this host", variable="alertmanager_cluster_flags", enabled=True):
+    try:
+        return amconfig.cluster_flags(_plain(flags), str(host), str(variable), bool(enabled))
+    except amconfig.ReceiverError as exc:
+        raise AnsibleFilterError(str(exc))
 
 
 # The alertmanager role's shipped templates, next to this plugin in the collection.
@@ -83,4 +116,5 @@ def alertmanager_template_file(item, directory, group, amtool):
 class FilterModule(object):
     def filters(self):
         return {"alertmanager_receivers": alertmanager_receivers, "alertmanager_peers": alertmanager_peers,
+                "alertmanager_cluster_flags": alertmanager_cluster_flags,
                 "alertmanager_template_file": alertmanager_template_file}

@@ -1,12 +1,25 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetwatch engineers
 # SPDX-License-Identifier: Apache-2.0
-"""Alertmanager receivers from short variables, with every secret moved to its own file.
+"""Alertmanager receivers, with every secret moved to its own file.
 
-A receiver is {name, webhook|email|slack|telegram|pagerduty: {...} or [{...}], send_resolved}.
-Secret fields (webhook url and password, SMTP password, Slack webhook URL, Telegram bot token,
-PagerDuty routing key) are written to files under the secrets directory and referenced with
-Alertmanager's ``*_file`` fields, so alertmanager.yml itself holds no secret.
+A receiver is {name, send_resolved, webhook|email|slack|telegram|pagerduty: {...} or [{...}]} (the
+short form) and/or any of Alertmanager's own ``<integration>_configs`` lists, in Alertmanager's
+syntax (every integration of Alertmanager 0.28: discord, email, jira, msteams, msteamsv2, opsgenie,
+pagerduty, pushover, rocketchat, slack, sns, telegram, victorops, webex, webhook, wechat).
+
+Every secret is written to a file under the secrets directory and referenced with Alertmanager's
+``*_file`` field, so alertmanager.yml itself holds no secret:
+
+* the integrations' own secrets (RAW_SECRETS: webhook url, Slack/Discord/Teams webhook URLs, API
+  keys, routing and service keys, tokens, the SMTP password), and the same fields of ``global``;
+* everything in ``http_config`` (basic auth password, authorization credentials, OAuth 2.0 client
+  secret, TLS key, ...), ``tls_config`` and SNS ``sigv4`` keys (one AWS shared credentials file,
+  read through AWS_SHARED_CREDENTIALS_FILE), through secretfields (Prometheus' HTTP client config,
+  which Alertmanager shares).
+
+Secrets Alertmanager 0.28 can only take inline (email ``auth_secret``, WeChat ``api_secret`` and
+their global forms) and credentials in URLs are errors naming the field and what to do instead.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,10 +28,14 @@ __metaclass__ = type
 
 import re
 
+import copy
+
 try:
     from ansible_collections.fleetwatch.observability.plugins.module_utils import hostport
+    from ansible_collections.fleetwatch.observability.plugins.module_utils import secretfields
 except ImportError:  # a harness script with plugins/module_utils on sys.path
     import hostport  # noqa: E402  pylint: disable=import-error
+    import secretfields  # noqa: E402  pylint: disable=import-error
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -36,6 +53,42 @@ KINDS = {
 }
 
 
+# Alertmanager 0.28's integrations (config/notifiers.go): {secret field: its *_file field}.
+RAW_SECRETS = {
+    "discord_configs": {"webhook_url": "webhook_url_file"},
+    "email_configs": {"auth_password": "auth_password_file"},
+    "jira_configs": {},
+    "msteams_configs": {"webhook_url": "webhook_url_file"},
+    "msteamsv2_configs": {"webhook_url": "webhook_url_file"},
+    "opsgenie_configs": {"api_key": "api_key_file"},
+    "pagerduty_configs": {"routing_key": "routing_key_file", "service_key": "service_key_file"},
+    "pushover_configs": {"user_key": "user_key_file", "token": "token_file"},
+    "rocketchat_configs": {"token": "token_file", "token_id": "token_id_file"},
+    "slack_configs": {"api_url": "api_url_file"},
+    "sns_configs": {},
+    "telegram_configs": {"bot_token": "bot_token_file"},
+    "victorops_configs": {"api_key": "api_key_file"},
+    "webex_configs": {},
+    "webhook_configs": {"url": "url_file"},
+    "wechat_configs": {},
+}
+# Secrets Alertmanager 0.28 reads only inline: refused, with what to do instead.
+RAW_NO_FILE = {
+    "email_configs": {"auth_secret": "Alertmanager has no auth_secret_file: use auth_password (PLAIN/LOGIN, moved to "
+                                     "a file) instead of CRAM-MD5"},
+    "wechat_configs": {"api_secret": "Alertmanager has no api_secret_file for WeChat"},
+}
+GLOBAL_SECRETS = {
+    "smtp_auth_password": "smtp_auth_password_file", "slack_api_url": "slack_api_url_file",
+    "opsgenie_api_key": "opsgenie_api_key_file", "victorops_api_key": "victorops_api_key_file",
+    "rocketchat_token": "rocketchat_token_file", "rocketchat_token_id": "rocketchat_token_id_file",
+}
+GLOBAL_NO_FILE = {
+    "smtp_auth_secret": "Alertmanager has no smtp_auth_secret_file: use smtp_auth_password (moved to a file)",
+    "wechat_api_secret": "Alertmanager has no wechat_api_secret_file",
+}
+
+
 class ReceiverError(Exception):
     pass
 
@@ -44,8 +97,82 @@ def _safe(text):
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
 
 
-def build(receivers, secrets_dir):
+def _secret_value(value, where):
+    """The secret as text; None when unset."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, dict, list, tuple, set)):
+        raise ReceiverError("%s must be a string (the secret itself), not %s" % (where, type(value).__name__))
+    text = str(value)  # also decrypts a vaulted value
+    return text if text != "" else None
+
+
+def _move_secrets(item, fields, no_file, where, path_of, secrets):
+    """Move item's secret fields (a copy) to files: {field: file field}; no_file: {field: advice}."""
+    for field, advice in sorted(no_file.items()):
+        if item.get(field) not in (None, ""):
+            raise ReceiverError("%s.%s: Alertmanager cannot read it from a file, so it would be written into "
+                                "alertmanager.yml in plain text; %s" % (where, field, advice))
+    for field, file_field in sorted(fields.items()):
+        if field not in item:
+            continue
+        text = _secret_value(item.pop(field), "%s.%s" % (where, field))
+        if text is None:
+            continue
+        if item.get(file_field) not in (None, ""):
+            raise ReceiverError("%s: %s and %s are both set: give one" % (where, field, file_field))
+        path = path_of(field)
+        secrets.append({"path": path, "content": text})
+        item[file_field] = path
+    return item
+
+
+def _raw_configs(name, key, items, secrets_dir, secrets):
+    """One receiver's <integration>_configs list in Alertmanager's syntax, its secrets moved to files."""
+    if not isinstance(items, list):
+        raise ReceiverError("receiver %s: %s must be a list of mappings (Alertmanager's syntax)" % (name, key))
+    configs = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ReceiverError("receiver %s: %s[%d] must be a mapping" % (name, key, index))
+        where = "receiver %s: %s[%d]" % (name, key, index)
+        configs.append(_move_secrets(
+            copy.deepcopy(dict(item)), RAW_SECRETS[key], RAW_NO_FILE.get(key, {}), where,
+            lambda field, i=index: "%s/%s-%s-%d-%s" % (secrets_dir.rstrip("/"), _safe(name), key, i, field), secrets))
+    return configs
+
+
+def build_config(receivers, secrets_dir, global_config=None):
+    """Receivers and the global section with every secret in a file.
+
+    Returns {receivers, global, secrets: [{path, content}], environment: {...}} (environment: what
+    the service needs to read them, AWS_SHARED_CREDENTIALS_FILE for SNS sigv4 keys).
+    """
+    out, secrets = build(receivers, secrets_dir, walk=False)
+    config = {"receivers": out}
+    if global_config not in (None, {}):
+        if not isinstance(global_config, dict):
+            raise ReceiverError("the global section must be a mapping")
+        config["global"] = _move_secrets(
+            copy.deepcopy(dict(global_config)), GLOBAL_SECRETS, GLOBAL_NO_FILE, "global",
+            lambda field: "%s/global-%s" % (secrets_dir.rstrip("/"), field), secrets)
+    try:
+        walked, files = secretfields.externalise(config, secrets_dir)
+    except secretfields.SecretFieldError as exc:
+        raise ReceiverError(str(exc))
+    paths = set(s["path"] for s in secrets)
+    for item in files:
+        if item["path"] in paths:
+            raise ReceiverError("two secrets would share the file %s: give the receivers distinct names" % item["path"])
+    return {"receivers": walked["receivers"], "global": walked.get("global", global_config or {}),
+            "secrets": secrets + files, "environment": secretfields.environment(files, secrets_dir)}
+
+
+def build(receivers, secrets_dir, walk=True):
     """Return (receivers for alertmanager.yml, [{path, content}] secret files)."""
+    if walk:
+        result = build_config(receivers, secrets_dir)
+        return result["receivers"], result["secrets"]
     if not isinstance(receivers, list):
         raise ReceiverError("receivers must be a list")
     out, secrets, seen = [], [], set()
@@ -58,9 +185,10 @@ def build(receivers, secrets_dir):
         if name in seen:
             raise ReceiverError("receiver %s is defined twice" % name)
         seen.add(name)
-        unknown = set(receiver) - set(KINDS) - {"name", "send_resolved"}
+        unknown = set(receiver) - set(KINDS) - set(RAW_SECRETS) - {"name", "send_resolved"}
         if unknown:
-            raise ReceiverError("receiver %s: unknown keys %s (use %s)" % (name, ", ".join(sorted(unknown)), ", ".join(sorted(KINDS))))
+            raise ReceiverError("receiver %s: unknown keys %s (use %s, or Alertmanager's own %s)" % (
+                name, ", ".join(sorted(unknown)), ", ".join(sorted(KINDS)), ", ".join(sorted(RAW_SECRETS))))
         entry = {"name": name}
         for kind in sorted(KINDS):
             if kind not in receiver:
@@ -97,6 +225,9 @@ def build(receivers, secrets_dir):
                     config["http_config"] = {"basic_auth": {"username": item["username"], "password_file": path}}
                 configs.append(config)
             entry[key] = configs
+        for key in sorted(set(receiver) & set(RAW_SECRETS)):
+            # after the short form of the same integration, if any
+            entry[key] = entry.get(key, []) + _raw_configs(name, key, receiver[key], secrets_dir, secrets)
         out.append(entry)
     return out, secrets
 
@@ -138,3 +269,52 @@ def peers(hosts, me, hostvars, default_port):
         except hostport.HostPortError as exc:
             raise ReceiverError(str(exc))
     return result
+
+
+# Alertmanager 0.28's --cluster.* flags a user may set (the others come from the role's variables).
+CLUSTER_DURATIONS = ("peer-timeout", "gossip-interval", "pushpull-interval", "tcp-timeout", "probe-timeout",
+                     "probe-interval", "settle-timeout", "reconnect-interval", "reconnect-timeout")
+CLUSTER_MANAGED = {
+    "listen-address": "alertmanager_cluster_listen_address", "advertise-address": "alertmanager_cluster_advertise_address",
+    "peer": "the alertmanager group (and alertmanager_cluster_peers_extra)", "tls-config": "alertmanager_cluster_tls_config",
+}
+GO_DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|\u00b5s|ms|s|m|h))+$")
+LABEL_RE = re.compile(r"^[A-Za-z0-9_.:-]*$")
+
+
+def cluster_flags(flags, host="this host", variable="alertmanager_cluster_flags", enabled=True):
+    """Checked extra --cluster.* flags: {name (with or without "cluster."): value} -> {"cluster.<name>": value}.
+
+    Durations in Go's form (200ms, 1m30s; no d/w/y), the label as Alertmanager takes it, the
+    boolean flag as a boolean. Flags the role sets from its variables, and unknown ones, are errors.
+    enabled: whether the cluster is on; when it is not, the flags are checked and {} is returned.
+    """
+    if flags in (None, ""):
+        return {}
+    if not isinstance(flags, dict):
+        raise ReceiverError("%s on %s must be a mapping of cluster flag to value" % (variable, host))
+    out = {}
+    for key, value in flags.items():
+        name = str(key)
+        if name.startswith("--"):
+            name = name[2:]
+        if name.startswith("cluster."):
+            name = name[len("cluster."):]
+        where = "%s[%r] on %s" % (variable, key, host)
+        if name in CLUSTER_MANAGED:
+            raise ReceiverError("%s: --cluster.%s comes from %s" % (where, name, CLUSTER_MANAGED[name]))
+        if name in CLUSTER_DURATIONS:
+            if not isinstance(value, str) or not (value == "0" or GO_DURATION_RE.match(value)):
+                raise ReceiverError("%s: %r is not a Go duration such as 200ms, 15s or 1h30m (no d, w or y)" % (where, value))
+        elif name == "label":
+            if not isinstance(value, str) or not LABEL_RE.match(value):
+                raise ReceiverError("%s: the cluster label must be a string of letters, digits and _ . : -, not %r"
+                                    % (where, value))
+        elif name == "allow-insecure-public-advertise-address-discovery":
+            if not isinstance(value, bool):
+                raise ReceiverError("%s: must be true or false, not %r" % (where, value))
+        else:
+            raise ReceiverError("%s: Alertmanager 0.28 has no --cluster.%s (known: %s)" % (
+                where, name, ", ".join(sorted(CLUSTER_DURATIONS + ("label", "allow-insecure-public-advertise-address-discovery")))))
+        out["cluster." + name] = value
+    return out if enabled else {}
