@@ -120,7 +120,7 @@ _TABLE = [
         debian={"package": "prometheus",
                 "binaries": {"prometheus": "usr/bin/prometheus", "promtool": "promtool:usr/bin/promtool"}}),
     _component(
-        "grafana", 3000, "server", health_path="/api/health", lab_path="/",
+        "grafana", 3000, "server", has_role=True, health_path="/api/health", lab_path="/",
         artifact={"url": "https://dl.grafana.com/oss/release/grafana-{version}.linux-{arch}.tar.gz",
                   "checksums": "{url}.sha256",
                   # Grafana needs its whole tree (public/, conf/): unpacked as a whole, binaries linked.
