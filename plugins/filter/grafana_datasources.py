@@ -20,7 +20,7 @@ description:
   - "Linked: Prometheus exemplars and Loki derived fields open the trace in Tempo; Tempo traces open Loki logs
     (tracesToLogsV2) and Prometheus metrics (tracesToMetrics, service map)."
   - Every C($) of the values is doubled (Grafana's provisioning expands C($NAME)); CA and client certificate are
-    C($__file{path}) references. Passwords are in the document itself (secureJsonData): write it as a secret file.
+    C($__file{path}) references. Passwords are in the document itself (secureJsonData), so write it as a secret file.
   - The same plugin file provides C(grafana_dashboards) and C(grafana_ini).
 positional: groups, hostvars, me, options
 options:
