@@ -16,7 +16,7 @@ description:
   - Accepts C(host:port), C([IPv6]:port) and C(:port) with a port of 1-65535 (digits only). Anything else (no port,
     a bare IPv6 address, a number, a list, a boolean) fails with a message naming the variable and the inventory host.
   - "Example message: C(node_exporter_listen_address on fw-node1: '0.0.0.0:91OO' is not host:port (port must be 1-65535))."
-  - The same plugin file provides C(listen_port), C(join_host_port), C(connect_host), C(duration), C(size) and
+  - The same plugin file provides C(listen_addresses), C(listen_port), C(join_host_port), C(connect_host), C(duration), C(size) and
     C(check_values).
 positional: variable, host
 options:
@@ -62,6 +62,10 @@ def listen_address(value, variable, host):
     return _call(hostport.normalise_listen, value, variable, host)
 
 
+def listen_addresses(value, variable, host):
+    return _call(hostport.normalise_listen_list, value, variable, host)
+
+
 def listen_port(value, variable, host):
     return _call(lambda *a: hostport.parse_listen(*a)[1], value, variable, host)
 
@@ -88,5 +92,5 @@ def check_values(values, host):
 
 class FilterModule(object):
     def filters(self):
-        return {"listen_address": listen_address, "listen_port": listen_port, "join_host_port": join_host_port,
+        return {"listen_address": listen_address, "listen_addresses": listen_addresses, "listen_port": listen_port, "join_host_port": join_host_port,
                 "connect_host": connect_host, "duration": duration, "size": size, "check_values": check_values}

@@ -15,7 +15,7 @@ author:
 description:
   - Builds the C(--web.config.file) content used by Prometheus, Alertmanager and the exporters.
   - Plain-text passwords are hashed with bcrypt (the C(bcrypt) package); a value that already is a
-    bcrypt hash is kept. The salt is derived from O(seed) and the user name, so reruns give the
+    bcrypt hash (C($2a$), C($2b$) or C($2y$), as passlib and htpasswd write them) is kept as it is. The salt is derived from O(seed) and the user name, so reruns give the
     same file.
   - An empty result means plain HTTP without authentication.
 positional: seed
@@ -23,7 +23,10 @@ options:
   _input:
     description: >-
       A dict with optional keys C(tls_cert_file), C(tls_key_file), C(client_ca_file),
-      C(tls_min_version), C(basic_auth_users) (user name to password).
+      C(tls_min_version), C(basic_auth_users) (user name to password), C(tls_server_config) (more
+      exporter-toolkit C(tls_server_config) keys such as C(cipher_suites), C(max_version) or
+      C(client_allowed_sans), merged over the built ones; the certificate, key and client CA only
+      from their own keys) and C(http_server_config) (C(headers), C(http2), as they are).
     type: dict
     required: true
   seed:
@@ -64,6 +67,8 @@ def web_config(value, seed, cost=10):
             client_ca_file=value.get("client_ca_file"),
             tls_min_version=value.get("tls_min_version") or "TLS12",
             basic_auth_users=value.get("basic_auth_users"),
+            tls_server_config=value.get("tls_server_config"),
+            http_server_config=value.get("http_server_config"),
             seed=seed,
             cost=cost,
         )

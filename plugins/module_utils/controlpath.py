@@ -32,8 +32,11 @@ def control(settings, prefix, host="this host"):
     metrics_path, timeout. prefix: the role's variable prefix (for messages).
     """
     s = dict(settings or {})
+    listen = s.get("listen_address")
+    if isinstance(listen, (list, tuple)) and listen:  # several listen addresses: the role checks the first
+        listen = listen[0]
     try:
-        listen_host, port = hostport.parse_listen(s.get("listen_address"), prefix + "_listen_address", host)
+        listen_host, port = hostport.parse_listen(listen, prefix + "_listen_address", host)
         path = hostport.service_route_prefix({prefix + "_external_url": s.get("external_url"),
                                               prefix + "_extra_flags": s.get("extra_flags") or {}}, prefix, host)
     except hostport.HostPortError as exc:

@@ -123,6 +123,44 @@ def normalise_listen(address, variable=None, host=None):
     return ":%d" % port if name == "" else join(name, port)
 
 
+def normalise_listen_list(value, variable=None, host=None):
+    """One address or a list of them (a program that listens on several, as node_exporter does with
+    repeated --web.listen-address) -> the list of checked, normalised addresses (no duplicates)."""
+    where = _where(variable, host)
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not items:
+        raise HostPortError("%s: %s is not host:port or a non-empty list of them" % (where, _shown(value)))
+    out, problems = [], []
+    for index, item in enumerate(items):
+        try:
+            address = normalise_listen(item, "%s[%d]" % (variable, index) if variable and len(items) > 1 else variable, host)
+        except HostPortError as exc:
+            problems.append(str(exc))
+            continue
+        if address in out:
+            problems.append("%s: %s is listed twice" % (where, _shown(item)))
+        out.append(address)
+    if problems:
+        raise HostPortError("\n".join(problems))
+    return out
+
+
+def pick_listen(value, local=False):
+    """The address of a listen list others connect to: the first that is not loopback (local: the
+    first one). A single address is returned as it is."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
+        return value
+    if local:
+        return value[0]
+    for item in value:
+        try:
+            if not is_loopback(parse_listen(item)[0]):
+                return item
+        except HostPortError:
+            return item  # reported by whoever parses it
+    return value[0]
+
+
 def strip_brackets(host):
     text = str(host)
     if text.startswith("[") and text.endswith("]"):

@@ -9,7 +9,8 @@ of that role:
 
 * address: ``<prefix>_listen_address`` (port; a specific IP or name is connected to as such, a
   wildcard 0.0.0.0/:: means the host's ``ansible_host`` or inventory hostname; IPv6 in brackets).
-  A loopback listen address is reachable from the same host only: elsewhere it is an error;
+  A loopback listen address is reachable from the same host only: elsewhere it is an error. Of a
+  list of listen addresses (node_exporter), the first that is not loopback;
 * multi-instance components (``multi_instance``): one target per ``<prefix>_instances`` entry (the
   first on ``<prefix>_listen_address``, the others on their own ``listen_address``), each labelled
   ``instance_name`` = the instance's name;
@@ -173,7 +174,14 @@ def _endpoints(job, entry, host, hv):
 
 
 def target_of(job, entry, host, hv, listen, variable, me=None):
-    """The address Prometheus connects to for one endpoint."""
+    """The address Prometheus connects to for one endpoint (of a list of listen addresses, the first
+    that is not loopback; on Prometheus' own host, the first)."""
+    if isinstance(listen, (list, tuple)):
+        try:
+            hostport.normalise_listen_list(listen, variable, host)
+        except hostport.HostPortError as exc:
+            raise ScrapeError(str(exc))
+        listen = hostport.pick_listen(listen, local=(host == me))
     try:
         listen_host, port = hostport.parse_listen(listen, variable, host)
     except hostport.HostPortError as exc:
@@ -307,3 +315,35 @@ def _add_secret(found, order, entry, what):
         return
     found[path] = entry
     order.append(path)
+
+
+def remote_write_configs(slices, path="/api/v1/write", settings=None):
+    """One Prometheus ``remote_write`` entry per target of the slices (a sender such as Tempo's
+    metrics generator writing to the inventory's Prometheus hosts).
+
+    url = scheme://address + route prefix + path; name = ``<job>-<instance>`` (plus the
+    ``instance_name`` label of a multi-instance target: names are unique, as Prometheus wants);
+    basic auth by ``password_file`` only (the slices need ``secrets_dir``), TLS from the slice;
+    ``settings`` (for example ``send_exemplars``) are added to every entry.
+    """
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ScrapeError("the remote write path %r must start with /" % (path,))
+    if settings is not None and not isinstance(settings, dict):
+        raise ScrapeError("the remote write settings must be a mapping, not %r" % (settings,))
+    out = []
+    for item in list(slices or []):
+        prefix = str(item.get("path_prefix") or "/").rstrip("/")
+        for target in item["targets"]:
+            name = "%s-%s" % (item["job"], target["instance"])
+            if (target.get("labels") or {}).get("instance_name"):
+                name += "-" + str(target["labels"]["instance_name"])
+            entry = {"url": "%s://%s%s%s" % (item["scheme"], target["address"], prefix, path), "name": name}
+            if item.get("username"):
+                if not item.get("password_file"):
+                    raise ScrapeError("%s has basic auth but no password file (give secrets_dir)" % item["name"])
+                entry["basic_auth"] = {"username": item["username"], "password_file": item["password_file"]}
+            if item.get("tls_config"):
+                entry["tls_config"] = dict(item["tls_config"])
+            entry.update(settings or {})
+            out.append(entry)
+    return out

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import re
 
 try:
     import bcrypt
@@ -47,8 +48,13 @@ def bcrypt_b64(data):
     return "".join(out)
 
 
+BCRYPT_HASH_RE = re.compile(r"^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$")
+
+
 def is_bcrypt_hash(value):
-    return isinstance(value, str) and value[:4] in ("$2a$", "$2b$", "$2y$") and len(value) == 60
+    """A bcrypt hash as passlib, htpasswd, Python's bcrypt or Go write it ($2a$, $2b$ or $2y$, cost 04-31):
+    kept as it is (the exporter-toolkit accepts all three)."""
+    return isinstance(value, str) and bool(BCRYPT_HASH_RE.match(value))
 
 
 def bcrypt_hash(password, seed, user="", cost=10):
@@ -73,10 +79,39 @@ def verify(password, hashed):
     return bcrypt.checkpw(str(password).encode("utf-8"), hashed.encode("ascii"))
 
 
+# tls_server_config keys that come from the role's own variables (Prometheus' scrape jobs and the
+# role's checks follow those): {key: variable suffix}.
+TLS_FROM_VARIABLES = {"cert_file": "_tls_cert_file", "key_file": "_tls_key_file", "client_ca_file": "_tls_client_ca_file",
+                      "cert": "_tls_cert_file", "key": "_tls_key_file", "client_ca": "_tls_client_ca_file"}
+
+
+def _extra(value, what):
+    if value in (None, "", {}):
+        return {}
+    if not isinstance(value, dict):
+        raise WebConfigError("%s must be a mapping of exporter-toolkit web config keys" % what)
+    return dict(value)
+
+
 def build(tls_cert_file=None, tls_key_file=None, basic_auth_users=None, client_ca_file=None,
-          tls_min_version="TLS12", seed="", cost=10):
-    """Return the web config as a dict (empty: plain HTTP, no auth)."""
+          tls_min_version="TLS12", seed="", cost=10, tls_server_config=None, http_server_config=None):
+    """Return the web config as a dict (empty: plain HTTP, no auth).
+
+    tls_server_config: more keys of the exporter-toolkit's tls_server_config (cipher_suites,
+    curve_preferences, min_version, max_version, client_auth_type, client_allowed_sans, ...), merged
+    over the ones built from the certificate variables; the certificate, key and client CA come only
+    from those variables (whatever reaches the service follows them). http_server_config: the
+    exporter-toolkit's http_server_config (headers, http2), as it is.
+    """
     config = {}
+    tls_extra = _extra(tls_server_config, "tls_server_config")
+    http_extra = _extra(http_server_config, "http_server_config")
+    for key in sorted(tls_extra):
+        if key in TLS_FROM_VARIABLES:
+            raise WebConfigError("tls_server_config.%s: set it with <role>%s instead (Prometheus' scrape jobs and the "
+                                 "role's checks follow that variable)" % (key, TLS_FROM_VARIABLES[key]))
+    if tls_extra and not tls_cert_file:
+        raise WebConfigError("tls_server_config (%s) needs TLS: set the certificate and key files" % ", ".join(sorted(tls_extra)))
     if bool(tls_cert_file) != bool(tls_key_file):
         raise WebConfigError("TLS needs both a certificate file and a key file (only one is set)")
     if tls_cert_file:
@@ -86,6 +121,7 @@ def build(tls_cert_file=None, tls_key_file=None, basic_auth_users=None, client_c
         if client_ca_file:
             tls["client_ca_file"] = str(client_ca_file)
             tls["client_auth_type"] = "RequireAndVerifyClientCert"
+        tls.update(tls_extra)
         config["tls_server_config"] = tls
     elif client_ca_file:
         raise WebConfigError("client certificate checks need TLS (set the certificate and key files)")
@@ -99,4 +135,6 @@ def build(tls_cert_file=None, tls_key_file=None, basic_auth_users=None, client_c
                 raise WebConfigError("invalid basic auth user name %r" % (user,))
             hashed[str(user)] = bcrypt_hash(password, seed, str(user), cost)
         config["basic_auth_users"] = hashed
+    if http_extra:
+        config["http_server_config"] = http_extra
     return config

@@ -253,4 +253,8 @@ def test_filters_raise_ansible_errors():
     with pytest.raises(AnsibleFilterError, match="a_listen_address on fw-node1"):
         hostport_filters.check_values({"a_listen_address": True}, H)
     assert set(hostport_filters.FilterModule().filters()) == {
-        "listen_address", "listen_port", "join_host_port", "connect_host", "duration", "size", "check_values"}
+        "listen_address", "listen_addresses", "listen_port", "join_host_port", "connect_host", "duration", "size", "check_values"}
+    assert hostport_filters.listen_addresses(["0.0.0.0:9100", "[::1]:9101"], V, H) == ["0.0.0.0:9100", "[::1]:9101"]
+    assert hostport_filters.listen_addresses("0.0.0.0:9100", V, H) == ["0.0.0.0:9100"]
+    with pytest.raises(AnsibleFilterError, match=r"node_exporter_listen_address\[1\] on fw-node1: 'fd18::3:9100'"):
+        hostport_filters.listen_addresses(["0.0.0.0:9100", "fd18::3:9100"], V, H)

@@ -53,7 +53,9 @@ def test_only_programs_that_reload_on_sighup_get_execreload(role, reloads):
 
 @pytest.mark.parametrize("role,variable,value,message", [
     ("node_exporter", "node_exporter_listen_address", "0.0.0.0:91OO", "port must be 1-65535"),
-    ("node_exporter", "node_exporter_listen_address", ["0.0.0.0:9100"], "is not host:port"),
+    ("node_exporter", "node_exporter_listen_address", ["0.0.0.0:9100", "0.0.0.0:91OO"], "node_exporter_listen_address[1] on fw-test-1"),
+    ("node_exporter", "node_exporter_listen_address", [], "is not host:port or a non-empty list"),
+    ("node_exporter", "node_exporter_listen_address", {"a": "0.0.0.0:9100"}, "is not host:port or a non-empty list"),
     ("node_exporter", "node_exporter_listen_address", "fd18::3:9100", "needs brackets"),
     ("alertmanager", "alertmanager_listen_address", "0.0.0.0:9O93", "port must be 1-65535"),
     ("alertmanager", "alertmanager_data_retention", "5 days", "alertmanager_data_retention on fw-test-1"),

@@ -75,7 +75,8 @@ def test_addresses(hv, address):
     ("9100", "node_exporter_listen_address on h: '9100' is not host:port \\(no port"),
     ("fd18::3:9100", "needs brackets"),
     (9100, "node_exporter_listen_address on h: 9100 \\(a number\\) is not host:port"),
-    (["0.0.0.0:9100"], "node_exporter_listen_address on h: .* \\(a list\\)"),
+    ([], "node_exporter_listen_address on h: .* \\(a list\\) is not host:port or a non-empty list"),
+    (["0.0.0.0:9100", "0.0.0.0:91OO"], "node_exporter_listen_address\\[1\\] on h: '0.0.0.0:91OO'"),
     ({"port": 9100}, "node_exporter_listen_address on h: .* \\(a mapping\\)"),
     (True, "node_exporter_listen_address on h: True \\(a boolean\\)"),
 ])
