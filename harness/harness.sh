@@ -165,11 +165,11 @@ shared_mirror() {
   [ -d "$shared" ] || log "no ../shared/mirror: the scenarios needing Loki, Promtail, Tempo or Fluent Bit are skipped"
 }
 
-# promtool/amtool for the controller (rule unit tests in pytest), taken from the mirror's archives.
+# promtool/amtool for the controller (rule unit tests in pytest) and prometheus (flag tests), taken from the mirror's archives.
 tools() {
   mirror
   mkdir -p "$cache/tools"
-  for spec in prometheus:promtool alertmanager:amtool; do
+  for spec in prometheus:promtool prometheus:prometheus alertmanager:amtool; do
     local comp=${spec%%:*} bin=${spec#*:}
     [ -x "$cache/tools/$bin" ] && continue
     local arcs=("$cache/mirror/$comp"/*/"$comp"-*.linux-*.tar.gz)
