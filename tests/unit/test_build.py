@@ -171,3 +171,16 @@ def test_every_python_file_has_the_spdx_header():
             if "# SPDX-License-Identifier: Apache-2.0\n" not in head:
                 missing.append(rel)
     assert missing == []
+
+
+def test_the_checkouts_ansible_cfg_weakens_nothing_a_fleet_command_would_pick_up():
+    """A user running the README's fleet commands from a checkout gets this ansible.cfg: no host key
+    checking turned off, no lab inventory as the default (the lab names its own, harness/lab.sh)."""
+    import configparser
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(ROOT, "ansible.cfg"))
+    defaults = dict(cfg["defaults"])
+    assert defaults.get("host_key_checking", "true").lower() not in ("false", "no", "0")
+    assert "inventory" not in defaults
+    with open(os.path.join(ROOT, "harness", "lab.sh")) as handle:
+        assert '-i "$INVENTORY/hosts.yml" playbooks/site.yml' in handle.read()
