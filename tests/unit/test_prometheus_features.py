@@ -435,3 +435,10 @@ def test_bad_file_sd_file_names_the_file(tmp_path):
     src = controller_files(tmp_path, {"broken.yml": "- targets: [a:1\n"})
     text = failure(tmp_path, {"prometheus_static_targets_files": [str(src / "broken.yml")]})
     assert "prometheus_static_targets_files on mon1: %s is not valid YAML or JSON" % (src / "broken.yml") in text
+
+
+def test_a_named_file_that_does_not_exist_fails(tmp_path):
+    src = controller_files(tmp_path, {"present.yml": "scrape_configs: []\n"})
+    text = failure(tmp_path, {"prometheus_scrape_config_files": [str(src / "present.yml"), str(src / "typo.yml")],
+                              "prometheus_static_targets_files": [str(src / "nothing" / "*.json")]})
+    assert "prometheus_scrape_config_files / prometheus_static_targets_files on mon1: typo.yml not found on the controller" in text
