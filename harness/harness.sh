@@ -31,6 +31,10 @@ HOST_PACKAGES=(
   "tar:tar"
   "coreutils:sha256sum"
   "shellcheck:shellcheck"                  # ansible-test sanity's shellcheck test (harness/sanity.sh)
+  "dpkg:dpkg-deb"                          # the Fluent Bit test package (harness/aptrepo.sh)
+  "apt-utils:apt-ftparchive"               # its signed apt repository's indexes
+  "gnupg:gpg"                              # and the repository's throwaway signing key
+  "gzip:gzip"
 )
 
 have() { case "$1" in /*) [ -e "$1" ] ;; *) command -v "$1" >/dev/null 2>&1 ;; esac; }
@@ -177,6 +181,15 @@ tools() {
   done
 }
 
-all() { host_packages; venv; collection_link; image; mirror; tools; }
+# Fluent Bit's test apt repository (.cache/aptrepo, see harness/aptrepo.sh), from the mirror's binary;
+# none (and the scenarios needing it skipped) without ../shared/mirror.
+aptrepo() {
+  shared_mirror
+  local rc=0
+  bash "$here/harness/aptrepo.sh" "$SUITE" || rc=$?
+  [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || exit "$rc"
+}
+
+all() { host_packages; venv; collection_link; image; mirror; tools; aptrepo; }
 
 "${@:-all}"

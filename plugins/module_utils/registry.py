@@ -15,6 +15,8 @@ Per component (the key is the component's name):
   GOARCH), ``checksums`` ("sha256sums.txt", "SHA256SUMS" or "{url}.sha256"), ``binaries`` (names,
   or {member, name}), optional ``extract_all`` (unpack the whole tree), optional
   ``downgrade_floors`` (version switches upstream says lose data, refused by the installer);
+  None for a component its role installs from the vendor's package repository (fluent_bit: no
+  release archive upstream), which the installer and the test mirror then leave out;
 * ``debian``: how the test mirror repacks Debian's package as that archive: {package,
   binaries: {upstream binary name: "path" or "other-package:path"}}, or None (not in Debian);
 * ``port``: default port of ``<prefix>_listen_address``;
@@ -88,8 +90,12 @@ _TABLE = [
         # the zip holds one file named like the archive
         artifact=_release("grafana", "alloy", "alloy-linux-{arch}.zip", checksums="SHA256SUMS",
                           binaries=[{"member": "alloy-linux-{arch}", "name": "alloy"}])),
-    # Log shipper, artifact only for now. (Fluent Bit publishes no Linux release archive, only
-    # distribution packages, so the installer cannot provide it.)
+    # The log shipper: Fluent Bit, installed from upstream's apt repository (its only Linux
+    # distribution: no release archive, so no artifact); HTTP server with metrics on 2020.
+    _component(
+        "fluent_bit", 2020, "agent", has_role=True, artifact=None, metrics_path="/api/v2/metrics/prometheus",
+        health_path="/", lab_path="/api/v2/metrics/prometheus"),
+    # Promtail: artifact only (end of life since 2026-03-02; Fluent Bit is the collection's shipper).
     _component(
         "promtail", 9080, "agent", scrape=False, health_path="/ready",
         artifact=_release("grafana", "loki", "promtail-linux-{arch}.zip", checksums="SHA256SUMS",

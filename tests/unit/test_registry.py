@@ -47,12 +47,15 @@ def test_every_component_has_every_field_with_sane_values():
         ports[entry["port"]] = name
         for key in ("metrics_path", "health_path", "lab_path"):
             assert entry[key].startswith("/"), (name, key)
-        assert entry["artifact"]["url"].startswith("https://") and "{version}" in entry["artifact"]["url"]
+        if entry["artifact"] is None:  # installed by its role from the vendor's package repository
+            assert entry["has_role"], name
+        else:
+            assert entry["artifact"]["url"].startswith("https://") and "{version}" in entry["artifact"]["url"]
 
 
 def test_the_known_components():
     assert registry.ORDER == ["node_exporter", "postgres_exporter", "redis_exporter", "blackbox_exporter", "alloy",
-                              "promtail", "loki", "tempo", "alertmanager", "prometheus", "grafana"]
+                              "fluent_bit", "promtail", "loki", "tempo", "alertmanager", "prometheus", "grafana"]
     health = dict((n, e["health_path"]) for n, e in registry.COMPONENTS.items())
     assert health["prometheus"] == health["alertmanager"] == "/-/ready"
     assert health["node_exporter"] == health["postgres_exporter"] == health["redis_exporter"] == "/"
@@ -65,7 +68,8 @@ def test_agents_deploy_before_servers_and_alertmanager_before_prometheus():
     tiers = [registry.COMPONENTS[n]["tier"] for n in registry.ORDER]
     assert tiers == sorted(tiers, key=registry.TIERS.index)
     assert registry.ORDER.index("alertmanager") < registry.ORDER.index("prometheus")
-    assert [e["name"] for e in registry.select(tier="agent", has_role=True)] == ["node_exporter", "postgres_exporter", "redis_exporter"]
+    assert [e["name"] for e in registry.select(tier="agent", has_role=True)] == ["node_exporter", "postgres_exporter", "redis_exporter",
+                                                                              "fluent_bit"]
     assert [e["name"] for e in registry.select(tier="server", has_role=True)] == ["loki", "alertmanager", "prometheus", "grafana"]
 
 
@@ -102,7 +106,7 @@ def test_roles_for_a_host_in_registry_order():
 
 def test_artifacts_come_from_the_registry_only():
     assert artifacts.COMPONENTS == registry.artifact_table()
-    assert set(artifacts.COMPONENTS) == set(registry.ORDER)
+    assert set(artifacts.COMPONENTS) == set(registry.ORDER) - {"fluent_bit"}, "every component but the apt-installed one"
     assert "releases/download" not in read("plugins", "module_utils", "artifacts.py"), "a second artifact table"
 
 
@@ -114,7 +118,7 @@ def test_artifacts_import_without_ansible(tmp_path):
     out = subprocess.run([sys.executable, "-S", "-c", code], cwd=str(tmp_path), stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, universal_newlines=True, check=False)
     assert out.returncode == 0, out.stdout
-    assert out.stdout.strip() == str(len(registry.ORDER))
+    assert out.stdout.strip() == str(len([n for n in registry.ORDER if registry.COMPONENTS[n]["artifact"]]))
 
 
 # --- the test mirror ------------------------------------------------------------------------------
@@ -173,9 +177,10 @@ def test_scrape_jobs_default_comes_from_the_registry():
     jobs = registry.scrape_jobs()
     assert {j: (v["group"], v["port"]) for j, v in jobs.items() if registry.COMPONENTS[j]["has_role"]} == {
         "node_exporter": ("node_exporter", 9100), "postgres_exporter": ("postgres_exporter", 9187),
-        "redis_exporter": ("redis_exporter", 9121), "loki": ("loki", 3100), "alertmanager": ("alertmanager", 9093),
+        "redis_exporter": ("redis_exporter", 9121), "fluent_bit": ("fluent_bit", 2020), "loki": ("loki", 3100), "alertmanager": ("alertmanager", 9093),
         "prometheus": ("prometheus", 9090), "grafana": ("grafana", 3000)}
     assert jobs["loki"]["metrics_path"] == "/metrics"
+    assert jobs["fluent_bit"]["metrics_path"] == "/api/v2/metrics/prometheus"
     assert jobs["postgres_exporter"]["multi_instance"] is True
     assert "blackbox_exporter" not in jobs and "promtail" not in jobs
     defaults = yaml.safe_load(read("roles", "prometheus", "defaults", "main", "main.yml"))
@@ -189,7 +194,7 @@ def test_scrape_jobs_default_comes_from_the_registry():
 
 def test_lookup_views():
     assert lookup("scrape_jobs") == registry.scrape_jobs()
-    assert lookup("groups", tier="agent") == ["node_exporter", "postgres_exporter", "redis_exporter"]
+    assert lookup("groups", tier="agent") == ["node_exporter", "postgres_exporter", "redis_exporter", "fluent_bit"]
     assert lookup("groups", tier="agent", has_role=False) == ["blackbox_exporter", "alloy", "promtail"]
     assert lookup("groups", tier="server", existing=True, variables={"groups": {"prometheus": [], "all": []}}) == ["prometheus"]
     assert lookup("roles", tier="server", host_groups=["prometheus", "alertmanager"]) == [
