@@ -26,7 +26,14 @@ Per component (the key is the component's name):
 * ``metrics_path``, ``health_path`` (readiness: what the role and the lab probe), ``lab_path``
   (the URL the lab prints);
 * ``scrape``: Prometheus scrapes the members of the group (job = component name);
-* ``has_role``: ``roles/<name>/`` exists; without it the component is an artifact only.
+* ``has_role``: ``roles/<name>/`` exists; without it the component is an artifact only;
+* ``backup``: what the backup and restore modules save of it (``plugins/module_utils/backup.py``),
+  a list of entries ``{name, component, kind, paths, units, after_restore, reload_metric, binary}``:
+  ``kind`` is the mechanism its authors provide (``files``: configuration and rule files;
+  ``prometheus_snapshot``: a TSDB snapshot through the admin API; ``alertmanager_silences``: the
+  silences API; ``sqlite``: SQLite's online backup), ``paths`` the role variables naming what is
+  saved with their role defaults, ``units`` what is reloaded or restarted after a restore. Entries of
+  a component without a role wait for it (the backup playbook runs on the role's inventory group).
 
 The order of the table is the order of deployment within a tier: agents (exporters) first, then
 the servers Loki, Tempo, Alertmanager, Prometheus (its config names the others), Grafana.
@@ -53,29 +60,52 @@ def _release(owner, name, file_name, checksums="sha256sums.txt", binaries=None, 
     return spec
 
 
+def _backup(component, suffix, kind, paths, after_restore="restart", units=None, reload_metric=None, binary=None,
+            database=None):
+    """One backup entry: ``paths`` is [(role variable, its default)]; ``database``: the SQLite file in the first."""
+    return {"name": "%s_%s" % (component, suffix), "component": component, "kind": kind,
+            "paths": [{"var": var, "default": default} for var, default in paths],
+            "units": list(units or ["%s.service" % component]), "after_restore": after_restore,
+            "reload_metric": reload_metric, "binary": binary or component, "database": database}
+
+
+def _config_backup(component, after_restore="restart", reload_metric=None, units=None):
+    """The role's configuration directory (config, rules, secrets, web config), ``<component>_config_dir``."""
+    return _backup(component, "config", "files", [(component + "_config_dir", "/etc/" + component)],
+                   after_restore=after_restore, reload_metric=reload_metric, units=units)
+
+
+def _instances(component):
+    """Units of a multi-instance exporter: the first instance and the others (glob)."""
+    return ["%s.service" % component, "%s-*.service" % component]
+
+
 def _component(name, port, tier, artifact, debian=None, has_role=False, scrape=True, multi_instance=False,
-               metrics_path="/metrics", health_path="/", lab_path=None):
+               metrics_path="/metrics", health_path="/", lab_path=None, backup=None):
     return {
         "name": name, "artifact": artifact, "debian": debian, "port": port, "prefix": name, "group": name,
         "tier": tier, "multi_instance": multi_instance, "metrics_path": metrics_path, "health_path": health_path,
         "scrape": scrape, "has_role": has_role, "lab_path": metrics_path if lab_path is None else lab_path,
+        "backup": list(backup or []),
     }
 
 
 _TABLE = [
     # --- agents: on many hosts, deployed on all of them at once
     _component(
-        "node_exporter", 9100, "agent", has_role=True,
+        "node_exporter", 9100, "agent", has_role=True, backup=[_config_backup("node_exporter")],
         artifact=_release("prometheus", "node_exporter", "node_exporter-{version}.linux-{arch}.tar.gz"),
         debian={"package": "prometheus-node-exporter",
                 "binaries": {"node_exporter": "usr/bin/prometheus-node-exporter"}}),
     _component(
         "postgres_exporter", 9187, "agent", has_role=True, multi_instance=True,
+        backup=[_config_backup("postgres_exporter", units=_instances("postgres_exporter"))],
         artifact=_release("prometheus-community", "postgres_exporter", "postgres_exporter-{version}.linux-{arch}.tar.gz"),
         debian={"package": "prometheus-postgres-exporter",
                 "binaries": {"postgres_exporter": "usr/bin/prometheus-postgres-exporter"}}),
     _component(
         "redis_exporter", 9121, "agent", has_role=True, multi_instance=True,
+        backup=[_config_backup("redis_exporter", units=_instances("redis_exporter"))],
         artifact=_release("oliver006", "redis_exporter", "redis_exporter-v{version}.linux-{arch}.tar.gz"),
         debian={"package": "prometheus-redis-exporter",
                 "binaries": {"redis_exporter": "usr/bin/prometheus-redis-exporter"}}),
@@ -103,20 +133,31 @@ _TABLE = [
     # --- servers: one host at a time (HA pairs stay up during an upgrade)
     _component(
         "loki", 3100, "server", has_role=True, health_path="/ready", lab_path="/ready",
+        # Loki has no SIGHUP reload: a restored config restarts it.
+        backup=[_config_backup("loki")],
         artifact=_release("grafana", "loki", "loki-linux-{arch}.zip", checksums="SHA256SUMS",
                           binaries=[{"member": "loki-linux-{arch}", "name": "loki"}])),
     _component(
         "tempo", 3200, "server", health_path="/ready", lab_path="/ready",
+        # Tempo has no SIGHUP reload: a restored config restarts it.
+        backup=[_config_backup("tempo")],
         artifact=_release("grafana", "tempo", "tempo_{version}_linux_{arch}.tar.gz", checksums="SHA256SUMS",
                           binaries=["tempo"])),
     _component(
         "alertmanager", 9093, "server", has_role=True, health_path="/-/ready", lab_path="/",
+        backup=[_config_backup("alertmanager", after_restore="reload", reload_metric="alertmanager_config_last_reload"),
+                # Silences through the API (restored by posting them back); the notification log is
+                # not saved (see plugins/module_utils/backup.py).
+                _backup("alertmanager", "silences", "alertmanager_silences", [], after_restore="none")],
         artifact=_release("prometheus", "alertmanager", "alertmanager-{version}.linux-{arch}.tar.gz",
                           binaries=["alertmanager", "amtool"]),
         debian={"package": "prometheus-alertmanager",
                 "binaries": {"alertmanager": "usr/bin/prometheus-alertmanager", "amtool": "usr/bin/amtool"}}),
     _component(
         "prometheus", 9090, "server", has_role=True, health_path="/-/ready", lab_path="/",
+        backup=[_config_backup("prometheus", after_restore="reload", reload_metric="prometheus_config_last_reload"),
+                # A TSDB snapshot through the admin API (prometheus_admin_api), restored with Prometheus stopped.
+                _backup("prometheus", "tsdb", "prometheus_snapshot", [("prometheus_storage_path", "/var/lib/prometheus")])],
         artifact=_release("prometheus", "prometheus", "prometheus-{version}.linux-{arch}.tar.gz",
                           binaries=["prometheus", "promtool"],
                           # Prometheus 3.0 migration guide, "TSDB format and downgrade".
@@ -127,6 +168,9 @@ _TABLE = [
                 "binaries": {"prometheus": "usr/bin/prometheus", "promtool": "promtool:usr/bin/promtool"}}),
     _component(
         "grafana", 3000, "server", has_role=True, health_path="/api/health", lab_path="/",
+        # grafana.ini and the provisioned files (<config dir>/provisioning), and the SQLite database.
+        backup=[_config_backup("grafana"),
+                _backup("grafana", "database", "sqlite", [("grafana_data_path", "/var/lib/grafana")], database="grafana.db")],
         artifact={"url": "https://dl.grafana.com/oss/release/grafana-{version}.linux-{arch}.tar.gz",
                   "checksums": "{url}.sha256",
                   # Grafana needs its whole tree (public/, conf/): unpacked as a whole, binaries linked.
@@ -183,6 +227,19 @@ def debian_packages():
     """{name: (Debian package, {binary: "path" or "package:path"})} for the test mirror."""
     return dict((e["name"], (e["debian"]["package"], dict(e["debian"]["binaries"])))
                 for e in _TABLE if e.get("debian"))
+
+
+def backups(names=None):
+    """Every backup entry of the components (or of the named ones), in registry order."""
+    return [dict(copy.deepcopy(b)) for e in select(names=names) for b in e["backup"]]
+
+
+def backup_entry(name):
+    """One backup entry by its name (``prometheus_tsdb``, ``alertmanager_silences``, ...)."""
+    for entry in backups():
+        if entry["name"] == name:
+            return entry
+    raise RegistryError("unknown backup %r (known: %s)" % (name, ", ".join(b["name"] for b in backups())))
 
 
 def scrape_jobs():

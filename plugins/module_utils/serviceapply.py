@@ -240,16 +240,32 @@ class Control(object):
         Straight to the service: no proxy from the environment, no credentials from ~/.netrc, the
         SSL context built above (it checks the server only against ``ca_file``).
         """
+        return self.request("GET", path)
+
+    def request(self, method, path, body=None):
+        """Like get() with any method; ``body`` (a dict or list) is sent as JSON. The body of an
+        error answer is returned too (APIs explain their refusals there)."""
         url = self.url + "/" + str(path).lstrip("/")
+        headers = dict(self.headers)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
         try:
-            response = Request().open("GET", url, headers=self.headers, timeout=self.timeout, use_proxy=False,
+            response = Request().open(method, url, data=data, headers=headers, timeout=self.timeout, use_proxy=False,
                                       use_netrc=False, context=self.context, validate_certs=False)
             try:
                 return response.getcode(), response.read().decode("utf-8", "replace")
             finally:
                 response.close()
         except HTTPError as exc:
-            return exc.code, "HTTP %d %s" % (exc.code, exc.reason)
+            if method == "GET":
+                return exc.code, "HTTP %d %s" % (exc.code, exc.reason)
+            try:
+                detail = exc.read().decode("utf-8", "replace").strip()[:500]
+            except Exception:  # the answer's body is only a detail of the message
+                detail = ""
+            return exc.code, "HTTP %d %s%s" % (exc.code, exc.reason, (": " + detail) if detail else "")
         except (URLError, UrlsConnectionError, ssl.SSLError, IOError, OSError, ValueError) as exc:
             return None, str(getattr(exc, "reason", exc))
 

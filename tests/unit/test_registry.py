@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(ROOT, "harness"))
 import lab_urls  # noqa: E402  pylint: disable=wrong-import-position
 
 FIELDS = {"name", "artifact", "debian", "port", "prefix", "group", "tier", "multi_instance", "metrics_path",
-          "health_path", "scrape", "has_role", "lab_path"}
+          "health_path", "scrape", "has_role", "lab_path", "backup"}
 
 
 def read(*parts):
