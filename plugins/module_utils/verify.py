@@ -156,6 +156,10 @@ def _spec(host, component, check, kind, **extra):
 def _component_checks(host, component, hv, groups, hostvars, watchdog):
     out = []
     wanted = CHECKS[component]
+    if component == "prometheus" and str(hv.get("prometheus_agent_mode", False)).lower() in ("true", "yes", "1", "on"):
+        # A Prometheus agent answers no queries and has no rules (HTTP 422 "unavailable with Prometheus Agent"):
+        # its service, readiness and targets are checked.
+        wanted = [w for w in wanted if w not in ("rules", "exporter_up")]
     instances = instances_of(component, hv, host)
     if "service" in wanted:
         out.append(_spec(host, component, "service", "service", units=[unit for _n, _l, unit in instances]))

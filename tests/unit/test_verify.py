@@ -86,6 +86,16 @@ def test_plan_of_a_monitoring_host():
     assert by[("postgres_exporter", "pg_up via mon1")]["metric"] == "pg_up"
 
 
+def test_plan_of_a_prometheus_agent_has_no_query_checks():
+    hostvars = json.loads(json.dumps(HOSTVARS))
+    hostvars["mon1"]["prometheus_agent_mode"] = True
+    prom = [s["check"] for s in plan("mon1", hostvars=hostvars) if s["component"] == "prometheus"]
+    assert prom == ["service", "ready", "targets"]
+    assert not [s for s in plan("mon1", hostvars=hostvars) if s["kind"] == "exporter_up"]
+    hostvars["mon1"]["prometheus_agent_mode"] = "false"
+    assert [s["check"] for s in plan("mon1", hostvars=hostvars) if s["component"] == "prometheus"][-1] == "rules"
+
+
 def test_plan_addresses_ipv6_and_multi_instance():
     am2 = plan("am2")
     assert [s["control"]["url"] for s in am2 if s["check"] == "ready"] == ["http://[::1]:9100", "http://127.0.0.1:9093"]
