@@ -433,3 +433,26 @@ def test_real_grafana_serves_the_generated_files(tmp_path):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_the_password_reset_gets_the_password_on_stdin_only():
+    """The reset command (run when the password no longer logs in): argv without the password,
+    stdin exactly the password (no newline added), the task hidden from logs."""
+    tasks = yaml.safe_load(open(os.path.join(ROOT, "roles", "grafana", "tasks", "main.yml")))
+    reset = [t for t in tasks if t["name"] == "Set the administrator's password"][0]
+    assert reset["no_log"] is True and reset["ansible.builtin.command"]["stdin_add_newline"] is False
+    check = [t for t in tasks if t["name"] == "Check the administrator's password"][0]
+    assert check["no_log"] is True
+    request = {"task": "Set the administrator's password", "expression": "",
+               "vars": dict(copy.deepcopy(INVENTORY), role_path=os.path.join(ROOT, "roles", "grafana"),
+                            grafana_admin_password=ADMIN_PASSWORD)}
+    values = {}
+    for arg in ("argv", "stdin"):
+        request["arg"] = arg
+        out = subprocess.run([sys.executable, RENDER, "grafana"], input=json.dumps(request), stdout=subprocess.PIPE,
+                             universal_newlines=True, check=True)
+        values[arg] = json.loads(out.stdout)["value"]
+    assert values["stdin"] == ADMIN_PASSWORD
+    assert not any("ADMINSECRET" in str(a) for a in values["argv"])
+    assert values["argv"][:5] == ["runuser", "-u", "grafana", "--", "/usr/local/bin/grafana"]
+    assert values["argv"][-3:] == ["admin", "reset-admin-password", "--password-from-stdin"]
