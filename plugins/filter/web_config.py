@@ -15,8 +15,8 @@ author:
 description:
   - Builds the C(--web.config.file) content used by Prometheus, Alertmanager and the exporters.
   - Plain-text passwords are hashed with bcrypt (the C(bcrypt) package); a value that already is a
-    bcrypt hash (C($2a$), C($2b$) or C($2y$), as passlib and htpasswd write them) is kept as it is. The salt is derived from O(seed) and the user name, so reruns give the
-    same file.
+    bcrypt hash (C($2a$), C($2b$) or C($2y$), as passlib and htpasswd write them) is kept as it is.
+    The salt is derived from O(seed) and the user name, so reruns give the same file.
   - An empty result means plain HTTP without authentication.
 positional: seed
 options:

@@ -62,8 +62,8 @@ def test_the_roles_config_with_raw_receivers_passes_the_real_amtool(am, tmp_path
 
 
 def test_sns_keys_reach_alertmanager_through_the_aws_credentials_file():
-    receivers = RECEIVERS[:2] + [{"name": "sns", "sns_configs": [{"topic_arn": "arn:aws:sns:eu-west-1:1:t",
-                                                                    "sigv4": {"access_key": "AK", "secret_key": "SK", "region": "eu-west-1"}}]}]
+    sns = {"topic_arn": "arn:aws:sns:eu-west-1:1:t", "sigv4": {"access_key": "AK", "secret_key": "SK", "region": "eu-west-1"}}
+    receivers = RECEIVERS[:2] + [{"name": "sns", "sns_configs": [sns]}]
     text = unit(alertmanager_receivers=receivers, **ONE)
     assert "Environment=AWS_SHARED_CREDENTIALS_FILE=/etc/alertmanager/secrets/aws_credentials.password" in text
     assert "Environment=" not in unit(**ONE)

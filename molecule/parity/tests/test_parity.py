@@ -110,11 +110,12 @@ def test_opsgenie_and_teams_deliver_with_their_secrets_from_files(host1):
     for name, severity in (("ParityCritical" + tag, "critical"), ("ParityWarning" + tag, "warning")):
         out = host1.run(AMTOOL + " alert add %s severity=%s instance=fw-parity-1" % (name, severity))
         assert out.rc == 0, out.stderr
-    og = helpers.wait_for("the Opsgenie notification", lambda: [r for r in received(host1, "/og/")
-                                                                 if "ParityCritical" + tag in json.dumps(r["payload"])], timeout=60)
+    def delivered(prefix, name):
+        return [r for r in received(host1, prefix) if name in json.dumps(r["payload"])]
+
+    og = helpers.wait_for("the Opsgenie notification", lambda: delivered("/og/", "ParityCritical" + tag), timeout=60)
     assert og[0]["path"] == "/og/v2/alerts" and og[0]["authorization"] == "GenieKey " + OG_KEY
-    teams = helpers.wait_for("the Teams notification", lambda: [r for r in received(host1, "/teams/")
-                                                                 if "ParityWarning" + tag in json.dumps(r["payload"])], timeout=60)
+    teams = helpers.wait_for("the Teams notification", lambda: delivered("/teams/", "ParityWarning" + tag), timeout=60)
     assert teams[0]["path"] == "/teams/hook-Secret-9"
     assert "ParityCritical" not in json.dumps(teams[0]["payload"])  # routed by severity
 
