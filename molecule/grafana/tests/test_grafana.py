@@ -46,13 +46,20 @@ def test_grafana_is_healthy_and_the_pinned_version(api):
     assert health["version"] == defaults["grafana_version"]
 
 
+def secrets_of(api):
+    return {"admin": api.auth[1]}
+
+
 def test_admin_password_with_quotes_and_dollar_logs_in_and_nobody_else(api):
     assert api.get_json("/api/user")["login"] == "admin"
     assert api.call("/api/user", auth=False).status == 401, "anonymous access must be off"
     bad = helpers.Service(api.host, GRAFANA, auth=("admin", "admin"))
     assert bad.call("/api/user").status == 401
-    settings = api.get_json("/api/frontend/settings")
-    assert settings.get("allowOrgCreate") is False
+    # What Grafana runs with (Admin API, settings by section; secrets shown redacted).
+    settings = api.get_json("/api/admin/settings")
+    assert settings["auth.anonymous"]["enabled"] == "false"
+    assert (settings["users"]["allow_sign_up"], settings["users"]["allow_org_create"]) == ("false", "false")
+    assert settings["security"]["admin_password"] != secrets_of(api)["admin"]
 
 
 def test_datasources_are_provisioned_and_linked(api):
