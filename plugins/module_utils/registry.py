@@ -138,7 +138,8 @@ _TABLE = [
         artifact=_release("grafana", "loki", "loki-linux-{arch}.zip", checksums="SHA256SUMS",
                           binaries=[{"member": "loki-linux-{arch}", "name": "loki"}])),
     _component(
-        "tempo", 3200, "server", health_path="/ready", lab_path="/ready",
+        "tempo", 3200, "server", has_role=True, health_path="/ready", lab_path="/ready",
+        # Tempo has no SIGHUP reload: a restored config restarts it.
         # Tempo has no SIGHUP reload: a restored config restarts it.
         backup=[_config_backup("tempo")],
         artifact=_release("grafana", "tempo", "tempo_{version}_linux_{arch}.tar.gz", checksums="SHA256SUMS",
