@@ -140,7 +140,6 @@ _TABLE = [
     _component(
         "tempo", 3200, "server", has_role=True, health_path="/ready", lab_path="/ready",
         # Tempo has no SIGHUP reload: a restored config restarts it.
-        # Tempo has no SIGHUP reload: a restored config restarts it.
         backup=[_config_backup("tempo")],
         artifact=_release("grafana", "tempo", "tempo_{version}_linux_{arch}.tar.gz", checksums="SHA256SUMS",
                           binaries=["tempo"])),
