@@ -254,7 +254,7 @@ def config(settings, host):
             "db": data_dir + "/journal.db",
             "db.sync": "normal",
             "read_from_tail": "on" if _bool(settings.get("journal_read_from_tail", True),
-                                             "fluent_bit_journal_read_from_tail", host) else "off",
+                                            "fluent_bit_journal_read_from_tail", host) else "off",
             "storage.type": "filesystem",
             "processors": {"logs": [
                 {"name": "record_modifier", "allowlist_key": ["MESSAGE", UNIT_KEY]},

@@ -68,8 +68,8 @@ def test_agents_deploy_before_servers_and_alertmanager_before_prometheus():
     tiers = [registry.COMPONENTS[n]["tier"] for n in registry.ORDER]
     assert tiers == sorted(tiers, key=registry.TIERS.index)
     assert registry.ORDER.index("alertmanager") < registry.ORDER.index("prometheus")
-    assert [e["name"] for e in registry.select(tier="agent", has_role=True)] == ["node_exporter", "postgres_exporter", "redis_exporter",
-                                                                              "fluent_bit"]
+    agents = ["node_exporter", "postgres_exporter", "redis_exporter", "fluent_bit"]
+    assert [e["name"] for e in registry.select(tier="agent", has_role=True)] == agents
     assert [e["name"] for e in registry.select(tier="server", has_role=True)] == ["loki", "tempo", "alertmanager", "prometheus", "grafana"]
 
 
@@ -177,7 +177,8 @@ def test_scrape_jobs_default_comes_from_the_registry():
     jobs = registry.scrape_jobs()
     assert {j: (v["group"], v["port"]) for j, v in jobs.items() if registry.COMPONENTS[j]["has_role"]} == {
         "node_exporter": ("node_exporter", 9100), "postgres_exporter": ("postgres_exporter", 9187),
-        "redis_exporter": ("redis_exporter", 9121), "fluent_bit": ("fluent_bit", 2020), "loki": ("loki", 3100), "tempo": ("tempo", 3200), "alertmanager": ("alertmanager", 9093),
+        "redis_exporter": ("redis_exporter", 9121), "fluent_bit": ("fluent_bit", 2020),
+        "loki": ("loki", 3100), "tempo": ("tempo", 3200), "alertmanager": ("alertmanager", 9093),
         "prometheus": ("prometheus", 9090), "grafana": ("grafana", 3000)}
     assert jobs["loki"]["metrics_path"] == "/metrics"
     assert jobs["fluent_bit"]["metrics_path"] == "/api/v2/metrics/prometheus"
