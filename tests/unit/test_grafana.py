@@ -197,6 +197,11 @@ def test_tls_sub_path_and_ipv6_listen_address():
     assert (ini["security"]["cookie_secure"], ini["security"]["strict_transport_security"]) == ("true", "true")
     control = rendered("services", extra)[0]["control"]
     assert control["url"] == "https://[::1]:3443/grafana"
+    # cookie_secure can be forced either way (a boolean or a string).
+    for value, expected in ((False, "false"), ("true", "true"), (True, "true")):
+        plain = configparser.ConfigParser(interpolation=None)
+        plain.read_string(by_path(rendered("files", {"grafana_cookie_secure": value}))["/etc/grafana/grafana.ini"]["content"])
+        assert plain["security"]["cookie_secure"] == expected, value
 
 
 def test_datasource_tls_client_settings_are_file_references():
