@@ -416,8 +416,9 @@ def test_real_grafana_serves_the_generated_files(tmp_path):
     os.makedirs(str(tmp_path / "data"), exist_ok=True)
     for sub in ("plugins", "alerting"):
         os.makedirs(os.path.join(base, "provisioning", sub), exist_ok=True)
+    log = open(str(tmp_path / "grafana.log"), "w")
     proc = subprocess.Popen([str(home / "bin" / "grafana"), "server", "--homepath", str(home), "--config", base + "/grafana.ini"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(home))
+                            stdout=log, stderr=subprocess.STDOUT, cwd=str(home))
     try:
         auth = ("admin", ADMIN_PASSWORD)
         deadline = time.monotonic() + 120
@@ -428,7 +429,7 @@ def test_real_grafana_serves_the_generated_files(tmp_path):
                 break
             except OSError:
                 time.sleep(1)
-        assert health and health["database"] == "ok", health
+        assert health and health["database"] == "ok", (health, (tmp_path / "grafana.log").read_text()[-3000:])
         sources = dict((s["uid"], s) for s in api(port, "/api/datasources", auth))
         assert sorted(sources) == ["alertmanager", "loki", "prometheus", "prometheus-prom2", "tempo"]
         assert sources["prometheus"]["isDefault"] is True
@@ -438,6 +439,7 @@ def test_real_grafana_serves_the_generated_files(tmp_path):
     finally:
         proc.terminate()
         proc.wait(30)
+        log.close()
 
 
 def test_the_password_reset_gets_the_password_on_stdin_only():
