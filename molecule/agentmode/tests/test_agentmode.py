@@ -41,6 +41,7 @@ def test_agent_is_an_agent(agent):
     assert ready.status == 200 and "Prometheus Agent is Ready" in ready.body, ready
     refused = agent.call("/api/v1/query", form={"query": "up"})
     assert refused.status == 422 and "unavailable with Prometheus Agent" in refused.body, refused
+
     # It scrapes: its node_exporter and both Prometheus servers are up in its own targets API.
     def up_targets():
         up = [t for t in agent.targets() if t["health"] == "up"]
@@ -72,6 +73,7 @@ def test_node_series_arrive_at_the_central_prometheus_through_remote_write(centr
     series = helpers.wait_for("node series from the agent", lambda: central.query(
         'node_uname_info{job="node_exporter", agent="fw-agentmode-1", instance="fw-agentmode-1"}'), timeout=90)
     assert series[0]["metric"]["nodename"] == "fw-agentmode-1"
+
     # The agent keeps sending and nothing fails any more (samples sent while the central Prometheus
     # was not yet converged, one host at a time, were refused then).
     def counters():
