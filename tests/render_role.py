@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Render an expression with a role's defaults and vars, as Ansible does, in a clean interpreter.
 
-Usage: python render_role.py ROLE   (stdin: JSON {"expression": "...", "vars": {...}})
+Usage: python render_role.py ROLE   (stdin: JSON {"expression": "...", "vars": {...}}, or {"task": name,
+"arg": argument or [arguments], "vars": {...}} for what a task of the role passes to its module)
 Prints JSON {"value": ...} or {"error": "..."}. The tests run it in a subprocess so that Ansible's
 collection loader is set up exactly as ansible-playbook sets it up, whatever the test process
 imported before.
@@ -39,12 +40,13 @@ def main(role):
     variables = role_vars(role)
     variables.update(inventory_hostname="fw-test-1", groups={"all": ["fw-test-1"]}, hostvars={})
     variables.update(request.get("vars") or {})
-    expression = request["expression"]
+    expression = request.get("expression", "")
     if request.get("task"):
         tasks = load(os.path.join(ROOT, "roles", role, "tasks", "main.yml"))
         task = [t for t in tasks if t.get("name") == request["task"]][0]
         module = [k for k in task if "." in k][0]
-        expression = task[module][request["arg"]]
+        args = request["arg"]  # one argument, or a list of them (then the value is {argument: value})
+        expression = dict((a, task[module][a]) for a in args) if isinstance(args, list) else task[module][args]
     else:
         expression = trust_as_template(expression)
     try:

@@ -86,7 +86,7 @@ def by_path(files):
 
 @pytest.fixture(scope="module")
 def default_set():
-    return {arg: rendered(arg) for arg in ("secret_files", "files", "directories", "services")}
+    return rendered(["secret_files", "files", "directories", "services"])
 
 
 def datasources_of(secret_files):
@@ -186,7 +186,8 @@ def test_tls_sub_path_and_ipv6_listen_address():
     extra = {"grafana_tls_cert_file": "/etc/grafana/tls.crt", "grafana_tls_key_file": "/etc/grafana/tls.key",
              "grafana_listen_address": "[::]:3443", "grafana_external_url": "https://ops.example.org/grafana/",
              "grafana_ini_extra": {"server": {"enable_gzip": None}, "smtp": {"enabled": True}}}
-    files = by_path(rendered("files", extra))
+    both = rendered(["files", "services"], extra)
+    files = by_path(both["files"])
     ini = configparser.ConfigParser(interpolation=None)
     ini.read_string(files["/etc/grafana/grafana.ini"]["content"])
     server = ini["server"]
@@ -195,7 +196,7 @@ def test_tls_sub_path_and_ipv6_listen_address():
     assert (server["root_url"], server["serve_from_sub_path"]) == ("https://ops.example.org/grafana/", "true")
     assert "enable_gzip" not in server and ini["smtp"]["enabled"] == "true"
     assert (ini["security"]["cookie_secure"], ini["security"]["strict_transport_security"]) == ("true", "true")
-    control = rendered("services", extra)[0]["control"]
+    control = both["services"][0]["control"]
     assert control["url"] == "https://[::1]:3443/grafana"
     # cookie_secure can be forced either way (a boolean or a string).
     for value, expected in ((False, "false"), ("true", "true"), (True, "true")):
@@ -257,9 +258,9 @@ def test_dashboards_provider_folders_and_stable_uids(tmp_path, default_set):
     keep.write_text(json.dumps({"uid": "my-own-uid", "title": "Mine", "panels": [], "schemaVersion": 39,
                                 "time": {"from": "now-1h", "to": "now"}}))
     extra = {"grafana_dashboard_files": [{"file": str(own), "folder": "Team A / Ops"}, {"file": str(keep), "folder": "Team A / Ops"}]}
-    first, second = rendered("files", extra), rendered("files", extra)
-    assert first == second, "a rerun renders the same files"
-    files = by_path(first)
+    first, second = rendered(["files", "directories"], extra), rendered("files", extra)
+    assert first["files"] == second, "a rerun renders the same files"
+    files = by_path(second)
     shipped = dict((p, json.loads(f["content"])) for p, f in files.items() if "/fw-folder-fleetwatch/" in p)
     assert sorted(m["uid"] for m in shipped.values()) == ["fw-hosts", "fw-logs", "fw-postgresql", "fw-redis", "fw-stack"]
     team = [json.loads(f["content"]) for p, f in files.items() if p.endswith("/team-board.json")][0]
@@ -273,7 +274,7 @@ def test_dashboards_provider_folders_and_stable_uids(tmp_path, default_set):
     for provider in providers["providers"]:
         assert all(p.startswith(provider["options"]["path"] + "/") for p in files if p.endswith(".json") and provider["folderUid"] in p)
         assert provider["allowUiUpdates"] is False and provider["updateIntervalSeconds"] == 30
-    directories = rendered("directories", extra)
+    directories = first["directories"]
     assert {"path": "/etc/grafana/dashboards/fw-folder-fleetwatch", "group": "grafana", "mode": "0750", "purge": "*.json"} in directories
     # Dashboards are re-read by Grafana: their directory is not among the files that restart it.
     assert not any(p.startswith("/etc/grafana/dashboards") for p in default_set["services"][0]["reload_files"])
