@@ -9,6 +9,10 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+# The platform matrix: every scenario runs on Debian trixie (the main image); these run again, whole,
+# on the other releases the roles claim (meta/main.yml), harness/harness.sh OTHER_SUITES.
+PLATFORM_SCENARIOS ?= node_exporter monitoring
+OTHER_IMAGES ?= localhost/fleetwatch-debian:bookworm
 
 .PHONY: help up down urls test lint sanity unit molecule deps image mirror tools bench docs clean
 
@@ -59,6 +63,11 @@ molecule:
 	  if molecule test -s $$s; then passed=$$((passed + 1)); else failed="$$failed $$s"; fi; \
 	  echo "=== $$s took $$(( $$(date +%s) - start ))s"; \
 	done; \
+	for img in $(OTHER_IMAGES); do for s in $(filter $(SCENARIOS),$(PLATFORM_SCENARIOS)); do \
+	  echo "=== molecule test -s $$s on $$img"; start=$$(date +%s); \
+	  if FLEETWATCH_TEST_IMAGE=$$img molecule test -s $$s; then passed=$$((passed + 1)); else failed="$$failed $$s@$$img"; fi; \
+	  echo "=== $$s on $$img took $$(( $$(date +%s) - start ))s"; \
+	done; done; \
 	if [ -n "$$skipped" ]; then echo "skipped scenarios:$$skipped"; fi; \
 	if [ -n "$$failed" ]; then echo "failed scenarios:$$failed"; exit 1; fi; \
 	echo "molecule: $$passed passed, 0 failed, $$(echo $$skipped | wc -w) skipped"

@@ -190,6 +190,17 @@ aptrepo() {
   [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || exit "$rc"
 }
 
-all() { host_packages; venv; collection_link; image; mirror; tools; aptrepo; }
+# The other Debian releases the tests run on (the roles' meta/main.yml lists exactly these and
+# $SUITE): `make molecule` runs its platform matrix (PLATFORM_SCENARIOS) on their images.
+OTHER_SUITES=(bookworm)
+other_images() {
+  [ -z "${FLEETWATCH_TEST_IMAGE:-}" ] || return 0  # a registry image was chosen: no local builds
+  local suite
+  for suite in "${OTHER_SUITES[@]}"; do
+    IMAGE=localhost/fleetwatch-debian:$suite SUITE=$suite image
+  done
+}
+
+all() { host_packages; venv; collection_link; image; other_images; mirror; tools; aptrepo; }
 
 "${@:-all}"

@@ -184,3 +184,41 @@ def test_the_checkouts_ansible_cfg_weakens_nothing_a_fleet_command_would_pick_up
     assert "inventory" not in defaults
     with open(os.path.join(ROOT, "harness", "lab.sh")) as handle:
         assert '-i "$INVENTORY/hosts.yml" playbooks/site.yml' in handle.read()
+
+
+def test_the_tests_lab_and_benchmarks_pin_the_same_versions():
+    """harness/test_versions.yml: the versions the test mirror holds, pinned by the lab (a link),
+    the benchmarks (-e @file) and Molecule's base config (a copy: Molecule reads no file)."""
+    with open(os.path.join(ROOT, "harness", "test_versions.yml")) as handle:
+        pins = yaml.safe_load(handle)
+    assert set(pins) == {"prometheus_version", "alertmanager_version", "node_exporter_version",
+                         "postgres_exporter_version", "redis_exporter_version"}
+    with open(os.path.join(ROOT, ".config", "molecule", "config.yml")) as handle:
+        base = yaml.safe_load(handle)["provisioner"]["inventory"]["group_vars"]["all"]
+    assert {k: base[k] for k in pins} == pins
+    lab = os.path.join(ROOT, "inventories", "lab", "group_vars", "all", "versions.yml")
+    assert os.path.realpath(lab) == os.path.join(ROOT, "harness", "test_versions.yml")
+    with open(os.path.join(ROOT, "benchmarks", "run.sh")) as handle:
+        assert '"@$here/harness/test_versions.yml"' in handle.read()
+    mirror = os.path.join(ROOT, ".cache", "mirror")
+    if not os.path.isdir(mirror):
+        pytest.skip("no test mirror (.cache/mirror): `make mirror` builds it")
+    for key, version in pins.items():
+        component = key[:-len("_version")]
+        assert os.path.isdir(os.path.join(mirror, component, str(version))), (component, version)
+
+
+def test_the_defaults_are_not_older_than_what_the_tests_run():
+    """The roles default to upstream's current releases: never older than the newest Debian has."""
+    import re
+    with open(os.path.join(ROOT, "harness", "test_versions.yml")) as handle:
+        pins = yaml.safe_load(handle)
+    for key, tested in pins.items():
+        role = key[:-len("_version")]
+        path = os.path.join(ROOT, "roles", role, "defaults", "main.yml")
+        if not os.path.exists(path):
+            path = os.path.join(ROOT, "roles", role, "defaults", "main", "main.yml")
+        with open(path) as handle:
+            default = yaml.safe_load(handle)[key]
+        as_tuple = lambda v: tuple(int(x) for x in re.match(r"(\d+)\.(\d+)\.(\d+)", str(v)).groups())  # noqa: E731
+        assert as_tuple(default) >= as_tuple(tested), (role, default, tested)
