@@ -110,6 +110,7 @@ def test_opsgenie_and_teams_deliver_with_their_secrets_from_files(host1):
     for name, severity in (("ParityCritical" + tag, "critical"), ("ParityWarning" + tag, "warning")):
         out = host1.run(AMTOOL + " alert add %s severity=%s instance=fw-parity-1" % (name, severity))
         assert out.rc == 0, out.stderr
+
     def delivered(prefix, name):
         return [r for r in received(host1, prefix) if name in json.dumps(r["payload"])]
 
