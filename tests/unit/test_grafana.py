@@ -153,15 +153,22 @@ def test_admin_password_is_a_secret_file_that_grafana_ini_names(default_set):
     admin = secrets["/etc/grafana/secrets/admin_password"]
     assert (admin["content"], admin["mode"], admin["group"]) == (ADMIN_PASSWORD, "0640", "grafana")
     key = secrets["/etc/grafana/secrets/secret_key"]
-    assert len(key["content"]) == 64 and key["content"] != ADMIN_PASSWORD
+    assert len(key["content"]) == 48 and key["content"].isalnum()
     ini = configparser.ConfigParser(interpolation=None)
     ini.read_string(by_path(default_set["files"])["/etc/grafana/grafana.ini"]["content"])
     assert ini["security"]["admin_password"] == "$__file{/etc/grafana/secrets/admin_password}"
     assert ini["security"]["secret_key"] == "$__file{/etc/grafana/secrets/secret_key}"
-    # The key is stable (a rerun changes nothing) and follows an explicit grafana_secret_key.
-    assert by_path(rendered("secret_files"))["/etc/grafana/secrets/secret_key"]["content"] == key["content"]
-    mine = by_path(rendered("secret_files", {"grafana_secret_key": "my-key-Zq4"}))
+    # A new key is random; the key an earlier run wrote is kept (whatever the admin password), and an
+    # explicit grafana_secret_key wins.
+    assert by_path(rendered("secret_files"))["/etc/grafana/secrets/secret_key"]["content"] != key["content"]
+    earlier = {"grafana_secret_key_found": {"content": base64.b64encode(b"earlier-Key-Zq5").decode()},
+               "grafana_admin_password": "another password"}
+    assert by_path(rendered("secret_files", earlier))["/etc/grafana/secrets/secret_key"]["content"] == "earlier-Key-Zq5"
+    mine = by_path(rendered("secret_files", dict(earlier, grafana_secret_key="my-key-Zq4")))
     assert mine["/etc/grafana/secrets/secret_key"]["content"] == "my-key-Zq4"
+    tasks = yaml.safe_load(open(os.path.join(ROOT, "roles", "grafana", "tasks", "main.yml")))
+    names = [t["name"] for t in tasks]
+    assert names.index("Read the database key of an earlier run") < names.index("Keep that key, or make one") < names.index(TASK)
 
 
 def test_grafana_ini_secure_defaults_without_tls(default_set):
