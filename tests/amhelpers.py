@@ -13,8 +13,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def binaries(tmp_path_factory):
-    """{alertmanager, amtool} paths from .cache/mirror (skips without the artifact)."""
-    tarballs = sorted(glob.glob(os.path.join(ROOT, ".cache", "mirror", "alertmanager", "*", "alertmanager-*.linux-amd64.tar.gz")))
+    """{alertmanager, amtool, tarball} of the newest Alertmanager in .cache/mirror (skips without the artifact)."""
+    tarballs = sorted(glob.glob(os.path.join(ROOT, ".cache", "mirror", "alertmanager", "*", "alertmanager-*.linux-amd64.tar.gz")),
+                      key=lambda path: [int(p) for p in os.path.basename(os.path.dirname(path)).split(".") if p.isdigit()])
     if not tarballs or os.uname().machine != "x86_64":
         pytest.skip("skipped: no Alertmanager artifact in .cache/mirror (../shared/mirror is missing)")
     where = tmp_path_factory.mktemp("am-bin")
@@ -23,7 +24,7 @@ def binaries(tmp_path_factory):
         for member in members:
             member.name = os.path.basename(member.name)
             archive.extract(member, str(where))
-    return {"alertmanager": str(where / "alertmanager"), "amtool": str(where / "amtool")}
+    return {"alertmanager": str(where / "alertmanager"), "amtool": str(where / "amtool"), "tarball": tarballs[-1]}
 
 
 def write_secrets(secrets):

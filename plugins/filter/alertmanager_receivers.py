@@ -15,14 +15,14 @@ author:
 description:
   - "Each receiver is C({name, webhook|email|slack|telegram|pagerduty: {...} or [...], send_resolved}) (the short
     form) and/or Alertmanager's own C(<integration>_configs) lists (discord, email, jira, msteams, msteamsv2,
-    opsgenie, pagerduty, pushover, rocketchat, slack, sns, telegram, victorops, webex, webhook, wechat), passed
-    through as they are apart from their secrets."
+    opsgenie, pagerduty, pushover, rocketchat, slack, sns, telegram, victorops, webex, webhook, wechat, and
+    incidentio and mattermost of newer versions), passed through as they are apart from their secrets."
   - Every secret (webhook URLs, API keys, routing and service keys, tokens, the SMTP password, everything in
     C(http_config) and C(tls_config), the same fields of O(global_config)) becomes a file referenced with
     Alertmanager's C(*_file) field. SNS C(sigv4) keys go into one AWS shared credentials file, named in the
     returned C(environment).
-  - Secrets Alertmanager reads only inline (email C(auth_secret), WeChat C(api_secret), their global forms) and
-    passwords in URLs are errors.
+  - A secret the Alertmanager O(version) reads only inline (email C(auth_secret) and WeChat C(api_secret) before
+    0.31, Slack C(app_token) before 0.30, ...) and passwords in URLs are errors.
   - Returns C({receivers, global, secrets, environment}).
 options:
   _input:
@@ -38,6 +38,12 @@ options:
     description: Alertmanager's C(global) section, whose secrets move to files too.
     type: dict
     default: {}
+    version_added: 0.2.0
+  version:
+    description:
+      - The Alertmanager version; a secret whose C(*_file) form it lacks (for example email C(auth_secret) before 0.31)
+        is an error naming the version that has it. Unset or not a version (C(latest)) means the newest.
+    type: str
     version_added: 0.2.0
 """
 
@@ -75,9 +81,10 @@ def _plain(value):
     return value
 
 
-def alertmanager_receivers(receivers, secrets_dir, global_config=None):
+def alertmanager_receivers(receivers, secrets_dir, global_config=None, version=None):
     try:
-        return amconfig.build_config(_plain(receivers if receivers is not None else []), str(secrets_dir), _plain(global_config or {}))
+        return amconfig.build_config(_plain(receivers if receivers is not None else []), str(secrets_dir), _plain(global_config or {}),
+                                     None if version is None else str(version))
     except amconfig.ReceiverError as exc:
         raise AnsibleFilterError("alertmanager receivers: %s" % exc)
 

@@ -5,21 +5,25 @@
 
 A receiver is {name, send_resolved, webhook|email|slack|telegram|pagerduty: {...} or [{...}]} (the
 short form) and/or any of Alertmanager's own ``<integration>_configs`` lists, in Alertmanager's
-syntax (every integration of Alertmanager 0.28: discord, email, jira, msteams, msteamsv2, opsgenie,
-pagerduty, pushover, rocketchat, slack, sns, telegram, victorops, webex, webhook, wechat).
+syntax (every integration of Alertmanager 0.28 to 0.34: discord, email, incidentio, jira,
+mattermost, msteams, msteamsv2, opsgenie, pagerduty, pushover, rocketchat, slack, sns, telegram,
+victorops, webex, webhook, wechat; amtool check-config refuses one the installed version lacks).
 
 Every secret is written to a file under the secrets directory and referenced with Alertmanager's
 ``*_file`` field, so alertmanager.yml itself holds no secret:
 
-* the integrations' own secrets (RAW_SECRETS: webhook url, Slack/Discord/Teams webhook URLs, API
-  keys, routing and service keys, tokens, the SMTP password), and the same fields of ``global``;
+* the integrations' own secrets (RAW_SECRETS: webhook url, Slack/Discord/Teams/Mattermost webhook
+  URLs, API keys, routing and service keys, tokens, the SMTP password and secret, ...), and the
+  same fields of ``global`` (GLOBAL_SECRETS);
 * everything in ``http_config`` (basic auth password, authorization credentials, OAuth 2.0 client
   secret, TLS key, ...), ``tls_config`` and SNS ``sigv4`` keys (one AWS shared credentials file,
   read through AWS_SHARED_CREDENTIALS_FILE), through secretfields (Prometheus' HTTP client config,
   which Alertmanager shares).
 
-Secrets Alertmanager 0.28 can only take inline (email ``auth_secret``, WeChat ``api_secret`` and
-their global forms) and credentials in URLs are errors naming the field and what to do instead.
+Some ``*_file`` forms came later (email ``auth_secret`` and WeChat ``api_secret`` with 0.31, Slack
+``app_token`` with 0.30, ...): for an older Alertmanager such a secret, which would be written into
+alertmanager.yml in plain text, is an error naming the version that reads it from a file. So are
+credentials in URLs.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -53,40 +57,43 @@ KINDS = {
 }
 
 
-# Alertmanager 0.28's integrations (config/notifiers.go): {secret field: its *_file field}.
+# Alertmanager's integrations (config/notifiers.go, notify/*/config.go of 0.28 to 0.34):
+# {secret field: its *_file field, or (its *_file field, the first version that has it)}.
 RAW_SECRETS = {
     "discord_configs": {"webhook_url": "webhook_url_file"},
-    "email_configs": {"auth_password": "auth_password_file"},
+    "email_configs": {"auth_password": "auth_password_file", "auth_secret": ("auth_secret_file", (0, 31))},
+    "incidentio_configs": {"url": "url_file", "alert_source_token": "alert_source_token_file"},  # 0.29
     "jira_configs": {},
+    "mattermost_configs": {"webhook_url": "webhook_url_file"},  # 0.30
     "msteams_configs": {"webhook_url": "webhook_url_file"},
     "msteamsv2_configs": {"webhook_url": "webhook_url_file"},
     "opsgenie_configs": {"api_key": "api_key_file"},
     "pagerduty_configs": {"routing_key": "routing_key_file", "service_key": "service_key_file"},
     "pushover_configs": {"user_key": "user_key_file", "token": "token_file"},
     "rocketchat_configs": {"token": "token_file", "token_id": "token_id_file"},
-    "slack_configs": {"api_url": "api_url_file"},
+    "slack_configs": {"api_url": "api_url_file", "app_token": ("app_token_file", (0, 30))},
     "sns_configs": {},
     "telegram_configs": {"bot_token": "bot_token_file"},
     "victorops_configs": {"api_key": "api_key_file"},
     "webex_configs": {},
     "webhook_configs": {"url": "url_file"},
-    "wechat_configs": {},
-}
-# Secrets Alertmanager 0.28 reads only inline: refused, with what to do instead.
-RAW_NO_FILE = {
-    "email_configs": {"auth_secret": "Alertmanager has no auth_secret_file: use auth_password (PLAIN/LOGIN, moved to "
-                                     "a file) instead of CRAM-MD5"},
-    "wechat_configs": {"api_secret": "Alertmanager has no api_secret_file for WeChat"},
+    "wechat_configs": {"api_secret": ("api_secret_file", (0, 31))},
 }
 GLOBAL_SECRETS = {
     "smtp_auth_password": "smtp_auth_password_file", "slack_api_url": "slack_api_url_file",
     "opsgenie_api_key": "opsgenie_api_key_file", "victorops_api_key": "victorops_api_key_file",
     "rocketchat_token": "rocketchat_token_file", "rocketchat_token_id": "rocketchat_token_id_file",
+    "smtp_auth_secret": ("smtp_auth_secret_file", (0, 31)), "wechat_api_secret": ("wechat_api_secret_file", (0, 31)),
+    "slack_app_token": ("slack_app_token_file", (0, 30)), "telegram_bot_token": ("telegram_bot_token_file", (0, 31)),
+    "mattermost_webhook_url": ("mattermost_webhook_url_file", (0, 32)),
 }
-GLOBAL_NO_FILE = {
-    "smtp_auth_secret": "Alertmanager has no smtp_auth_secret_file: use smtp_auth_password (moved to a file)",
-    "wechat_api_secret": "Alertmanager has no wechat_api_secret_file",
-}
+VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)")
+
+
+def parse_version(version):
+    """(major, minor) of an Alertmanager version; None (unknown, "latest") means the newest."""
+    match = VERSION_RE.match(str(version or ""))
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 class ReceiverError(Exception):
@@ -107,18 +114,21 @@ def _secret_value(value, where):
     return text if text != "" else None
 
 
-def _move_secrets(item, fields, no_file, where, path_of, secrets):
-    """Move item's secret fields (a copy) to files: {field: file field}; no_file: {field: advice}."""
-    for field, advice in sorted(no_file.items()):
-        if item.get(field) not in (None, ""):
-            raise ReceiverError("%s.%s: Alertmanager cannot read it from a file, so it would be written into "
-                                "alertmanager.yml in plain text; %s" % (where, field, advice))
-    for field, file_field in sorted(fields.items()):
-        if field not in item:
+def _move_secrets(item, fields, where, path_of, secrets, version=None):
+    """Move item's secret fields (a copy) to files: fields {field: file field or (file field, since)}.
+
+    A secret whose *_file form the Alertmanager version lacks would be written into alertmanager.yml
+    in plain text: an error naming the version that has it."""
+    for field, spec in sorted(fields.items()):
+        file_field, since = (spec, None) if isinstance(spec, str) else spec
+        if item.get(field) in (None, ""):
+            item.pop(field, None)  # unset
             continue
+        if since and version and version < since:
+            raise ReceiverError("%s.%s: Alertmanager %d.%d cannot read it from a file (%s comes with %d.%d), so it would be "
+                                "written into alertmanager.yml in plain text; upgrade Alertmanager (alertmanager_version) or "
+                                "leave it out" % ((where, field) + version + (file_field,) + since))
         text = _secret_value(item.pop(field), "%s.%s" % (where, field))
-        if text is None:
-            continue
         if item.get(file_field) not in (None, ""):
             raise ReceiverError("%s: %s and %s are both set: give one" % (where, field, file_field))
         path = path_of(field)
@@ -127,7 +137,7 @@ def _move_secrets(item, fields, no_file, where, path_of, secrets):
     return item
 
 
-def _raw_configs(name, key, items, secrets_dir, secrets):
+def _raw_configs(name, key, items, secrets_dir, secrets, version=None):
     """One receiver's <integration>_configs list in Alertmanager's syntax, its secrets moved to files."""
     if not isinstance(items, list):
         raise ReceiverError("receiver %s: %s must be a list of mappings (Alertmanager's syntax)" % (name, key))
@@ -137,25 +147,28 @@ def _raw_configs(name, key, items, secrets_dir, secrets):
             raise ReceiverError("receiver %s: %s[%d] must be a mapping" % (name, key, index))
         where = "receiver %s: %s[%d]" % (name, key, index)
         configs.append(_move_secrets(
-            copy.deepcopy(dict(item)), RAW_SECRETS[key], RAW_NO_FILE.get(key, {}), where,
-            lambda field, i=index: "%s/%s-%s-%d-%s" % (secrets_dir.rstrip("/"), _safe(name), key, i, field), secrets))
+            copy.deepcopy(dict(item)), RAW_SECRETS[key], where,
+            lambda field, i=index: "%s/%s-%s-%d-%s" % (secrets_dir.rstrip("/"), _safe(name), key, i, field), secrets, version))
     return configs
 
 
-def build_config(receivers, secrets_dir, global_config=None):
+def build_config(receivers, secrets_dir, global_config=None, version=None):
     """Receivers and the global section with every secret in a file.
+
+    version: the Alertmanager version (its *_file forms); None or unparsable means the newest.
 
     Returns {receivers, global, secrets: [{path, content}], environment: {...}} (environment: what
     the service needs to read them, AWS_SHARED_CREDENTIALS_FILE for SNS sigv4 keys).
     """
-    out, secrets = build(receivers, secrets_dir, walk=False)
+    version = parse_version(version)
+    out, secrets = build(receivers, secrets_dir, walk=False, version=version)
     config = {"receivers": out}
     if global_config not in (None, {}):
         if not isinstance(global_config, dict):
             raise ReceiverError("the global section must be a mapping")
         config["global"] = _move_secrets(
-            copy.deepcopy(dict(global_config)), GLOBAL_SECRETS, GLOBAL_NO_FILE, "global",
-            lambda field: "%s/global-%s" % (secrets_dir.rstrip("/"), field), secrets)
+            copy.deepcopy(dict(global_config)), GLOBAL_SECRETS, "global",
+            lambda field: "%s/global-%s" % (secrets_dir.rstrip("/"), field), secrets, version)
     try:
         walked, files = secretfields.externalise(config, secrets_dir)
     except secretfields.SecretFieldError as exc:
@@ -168,7 +181,7 @@ def build_config(receivers, secrets_dir, global_config=None):
             "secrets": secrets + files, "environment": secretfields.environment(files, secrets_dir)}
 
 
-def build(receivers, secrets_dir, walk=True):
+def build(receivers, secrets_dir, walk=True, version=None):
     """Return (receivers for alertmanager.yml, [{path, content}] secret files)."""
     if walk:
         result = build_config(receivers, secrets_dir)
@@ -227,7 +240,7 @@ def build(receivers, secrets_dir, walk=True):
             entry[key] = configs
         for key in sorted(set(receiver) & set(RAW_SECRETS)):
             # after the short form of the same integration, if any
-            entry[key] = entry.get(key, []) + _raw_configs(name, key, receiver[key], secrets_dir, secrets)
+            entry[key] = entry.get(key, []) + _raw_configs(name, key, receiver[key], secrets_dir, secrets, version)
         out.append(entry)
     return out, secrets
 

@@ -70,9 +70,12 @@ def test_sns_keys_reach_alertmanager_through_the_aws_credentials_file():
 
 
 def test_a_bad_receiver_fails_the_render_with_its_name():
-    with pytest.raises(RenderError, match=r"receiver mail: email_configs\[0\].auth_secret"):
-        render("alertmanager", "{{ alertmanager_config_text }}",
+    with pytest.raises(RenderError, match=r"receiver mail: email_configs\[0\].auth_secret: Alertmanager 0.28 cannot"):
+        render("alertmanager", "{{ alertmanager_config_text }}", alertmanager_version="0.28.1",
                alertmanager_receivers=RECEIVERS[:2] + [{"name": "mail", "email_configs": [{"to": "a@b", "auth_secret": "x"}]}], **ONE)
+    text = render("alertmanager", "{{ alertmanager_config_text }}", alertmanager_version="0.33.1",
+                  alertmanager_receivers=RECEIVERS[:2] + [{"name": "mail", "email_configs": [{"to": "a@b", "auth_secret": "x"}]}], **ONE)
+    assert "auth_secret_file: /etc/alertmanager/secrets/mail-email_configs-0-auth_secret" in text
 
 
 def test_a_single_alertmanager_has_no_cluster_port_and_ignores_cluster_flags():
