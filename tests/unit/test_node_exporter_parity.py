@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """node_exporter's prometheus.prometheus parity features, rendered with the role's defaults and vars
-and run by the real node_exporter (the mirror's 1.9.0): several listen addresses (each answers;
+and run by the real node_exporter (the mirror's newest): several listen addresses (each answers;
 Prometheus scrapes the first that is not loopback; the role checks the first), the whole web config
 (any tls_server_config key, http_server_config) through the webconfig util, pre-hashed bcrypt
 passwords ($2a$/$2b$/$2y$) kept as they are and accepted by the exporter-toolkit."""
@@ -34,7 +34,8 @@ def hashed(prefix, plain):
 
 @pytest.fixture(scope="module")
 def node_exporter(tmp_path_factory):
-    tarballs = sorted(glob.glob(os.path.join(ROOT, ".cache", "mirror", "node_exporter", "*", "node_exporter-*.linux-amd64.tar.gz")))
+    tarballs = sorted(glob.glob(os.path.join(ROOT, ".cache", "mirror", "node_exporter", "*", "node_exporter-*.linux-amd64.tar.gz")),
+                      key=lambda path: [int(p) for p in os.path.basename(os.path.dirname(path)).split(".") if p.isdigit()])
     if not tarballs or os.uname().machine != "x86_64":
         pytest.skip("skipped: no node_exporter artifact in .cache/mirror (../shared/mirror is missing)")
     where = tmp_path_factory.mktemp("ne-bin")
