@@ -762,3 +762,65 @@ def test_outcome_metrics_success_and_failure(tmp_path):
 def test_outcome_metrics_bad_input(results, now, message):
     with pytest.raises(bk.BackupError, match=message):
         bk.outcome_metrics(results, now)
+
+
+# --- the modules, run as Ansible runs them ---------------------------------------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def module_run(name, args, check_mode=False):
+    import sys
+    params = dict(args, _ansible_check_mode=check_mode)
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".cache", "collections"))
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "plugins", "modules", name + ".py")],
+                          input=json.dumps({"ANSIBLE_MODULE_ARGS": params}), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, env=env, timeout=120, check=False)
+    return json.loads(proc.stdout)
+
+
+def test_modules_back_up_restore_and_refuse(tmp_path):
+    spec, settings, conf = files_entry(tmp_path)
+    tool = tmp_path / "bin" / "node_exporter"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\necho 'node_exporter, version 1.9.0 (branch: HEAD)'\n")
+    os.chmod(str(tool), 0o755)
+    args = {"component": "node_exporter_config", "host": "web1", "backup_dir": str(tmp_path / "b"), "settings": settings}
+    out = module_run("backup", dict(args, bin_dir=str(tool.parent)), check_mode=True)
+    assert out["changed"] and out["would_save"][0]["path"] == str(conf) and not os.path.exists(str(tmp_path / "b"))
+    out = module_run("backup", dict(args, bin_dir=str(tool.parent), retention=2))
+    assert out["changed"] and out["version"] == "1.9.0" and out["size"] == os.path.getsize(out["archive"])
+    assert out["finished_epoch"] >= out["created_epoch"] and out["duration"] >= 0 and out["members"] == 5
+    # restore in check mode: verified, nothing changed
+    (conf / "web.yml").write_text("changed\n")
+    out = module_run("restore", dict(args), check_mode=True)
+    assert out["changed"] and out["verified"] and out["restored_files"] == [str(conf / "web.yml")]
+    assert (conf / "web.yml").read_text() == "changed\n"
+    # another host's name: refused
+    out = module_run("restore", dict(args, host="web2"))
+    assert out["failed"] and "was taken on 'web1', not on 'web2'" in out["msg"]
+    out = module_run("restore", dict(args, host="web2", source_host="web1"), check_mode=True)
+    assert not out.get("failed") and out["verified"]
+
+
+@pytest.mark.parametrize("name, args, message", [
+    ("backup", {"component": "nope"}, "unknown backup 'nope'"),
+    ("backup", {"compression_level": 0}, "compression_level must be 1 to 9"),
+    ("backup", {"retention": 0}, "retention must be a whole number"),
+    ("backup", {"component": "prometheus_tsdb"}, "needs the service's control path"),
+    ("backup", {"component": "prometheus_tsdb", "control": {"url": "file:///etc/passwd"}}, "control.url must be"),
+    ("restore", {"ready_timeout": 0}, "ready_timeout must be a positive"),
+    ("restore", {}, "no backup of node_exporter_config"),
+])
+def test_modules_refuse_bad_input(tmp_path, name, args, message):
+    base = {"component": "node_exporter_config", "host": "h1", "backup_dir": str(tmp_path / "b")}
+    out = module_run(name, dict(base, **args))
+    assert out["failed"] and message in out["msg"], out
+
+
+def test_module_never_logs_the_password(tmp_path):
+    out = module_run("backup", {"component": "alertmanager_silences", "host": "h1", "backup_dir": str(tmp_path / "b"),
+                                "control": {"url": "http://127.0.0.1:%d" % localhttp.free_port(), "username": "u",
+                                            "password": "s3cr'et$pw"}})
+    assert out["failed"] and "no answer" in out["msg"]
+    assert "s3cr'et$pw" not in json.dumps(out)
