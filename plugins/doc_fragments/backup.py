@@ -16,11 +16,11 @@ options:
     description:
       - The backup entry of the component registry (plugins/module_utils/registry.py), each saved through the
         mechanism its authors provide -
-        C(node_exporter_config), C(postgres_exporter_config), C(redis_exporter_config), C(loki_config),
-        C(alertmanager_config), C(prometheus_config) (the role's configuration directory - config, rules, secrets,
-        web config); C(prometheus_tsdb) (a TSDB snapshot through the admin API); C(alertmanager_silences) (the
-        silences API); C(tempo_config), C(grafana_config), C(grafana_database) (SQLite online backup), for the
-        coming roles.
+        C(node_exporter_config), C(postgres_exporter_config), C(redis_exporter_config), C(fluent_bit_config),
+        C(loki_config), C(tempo_config), C(alertmanager_config), C(prometheus_config), C(grafana_config) (the
+        role's configuration directory - config, rules, secrets, web config); C(prometheus_tsdb) (a TSDB snapshot
+        through the admin API); C(alertmanager_silences) (the silences API); C(grafana_database) (SQLite online
+        backup).
     type: str
     required: true
   backup_dir:

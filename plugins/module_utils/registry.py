@@ -124,7 +124,10 @@ _TABLE = [
     # distribution: no release archive, so no artifact); HTTP server with metrics on 2020.
     _component(
         "fluent_bit", 2020, "agent", has_role=True, artifact=None, metrics_path="/api/v2/metrics/prometheus",
-        health_path="/", lab_path="/api/v2/metrics/prometheus"),
+        health_path="/", lab_path="/api/v2/metrics/prometheus",
+        # The vendor package's unit name and directory; a restored config restarts it.
+        backup=[_backup("fluent_bit", "config", "files", [("fluent_bit_config_dir", "/etc/fluent-bit")],
+                        units=["fluent-bit.service"], binary="fluent-bit")]),
     # Promtail: artifact only (end of life since 2026-03-02; Fluent Bit is the collection's shipper).
     _component(
         "promtail", 9080, "agent", scrape=False, health_path="/ready",
