@@ -477,6 +477,8 @@ def summary(results):
     results = check_results(results)
     failed = [r for r in results if not r["ok"]]
     hosts = sorted(set(str(r["host"]) for r in results))
+    if not results:
+        return "fleetwatch verify: no checks ran"
     lines = ["fleetwatch verify: %d of %d checks failed on %d hosts" % (len(failed), len(results), len(hosts))
              if failed else "fleetwatch verify: all %d checks passed on %d hosts" % (len(results), len(hosts))]
     for item in failed:

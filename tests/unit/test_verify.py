@@ -414,6 +414,7 @@ def test_summary_names_component_and_host_failing_first():
                          'FAILED node_exporter ready on app1: http://127.0.0.1:9100/ does not answer: <refused> & "gone"']
     assert lines[3].startswith("ok     prometheus rules on mon1")
     assert vf.summary(RESULTS[2:]).splitlines()[0] == "fleetwatch verify: all 2 checks passed on 2 hosts"
+    assert vf.summary([]) == "fleetwatch verify: no checks ran"
 
 
 @pytest.mark.parametrize("bad", ["x", [1], [{"host": "a"}], None])
@@ -488,3 +489,21 @@ def test_collect_unreachable_and_failed_hosts():
     assert results[1]["message"] == "the checks did not run: verify_plan on db1: boom"
     with pytest.raises(vf.VerifyError, match="is not a mapping"):
         vf.collect({"a": "x"})
+
+
+def test_the_playbook_writes_its_report_under_home_and_fails_without_any_check(tmp_path):
+    """verify.yml with an inventory of no component host: the report under ~ (expanded on the controller),
+    and a failure, not a pass (a scheduled run against an empty inventory must not look fine)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
+               ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-c", "local", "-i", "localhost,",
+                           "-e", "ansible_python_interpreter=" + sys.executable, "fleetwatch.observability.verify"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
+                          cwd=str(tmp_path), timeout=300, check=False)
+    assert proc.returncode != 0
+    assert "fleetwatch verify: no checks ran; the inventory has no host in any component's group" in proc.stdout
+    root = ET.parse(str(home / ".fleetwatch" / "verify" / "junit.xml")).getroot()
+    assert root.get("tests") == "0"
+    assert (home / ".fleetwatch" / "verify" / "summary.txt").read_text() == "fleetwatch verify: no checks ran\n"
