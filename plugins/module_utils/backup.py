@@ -878,9 +878,7 @@ def restore_tsdb(archive, data_dir, directory, service, check_mode):
     """Replace the TSDB's contents with the snapshot's, Prometheus stopped; roll back unless it gets ready."""
     if not os.path.isdir(data_dir):
         raise BackupError("the TSDB data dir %s does not exist" % data_dir)
-    current = sorted(n for n in os.listdir(data_dir) if n not in TSDB_KEEP and not n.startswith(TSDB_ASIDE)
-                     and not n.startswith(TSDB_STAGING))
-    out = {"changed": True, "data_dir": data_dir, "replaced": current}
+    out = {"changed": True, "data_dir": data_dir, "replaced": _tsdb_entries(data_dir)}
     if check_mode:
         out["service_action"] = "restart"
         return out
@@ -901,15 +899,27 @@ def restore_tsdb(archive, data_dir, directory, service, check_mode):
         out["blocks"] = len(blocks)
         service.stop()
         aside = tempfile.mkdtemp(prefix=TSDB_ASIDE + "-", dir=data_dir)
-        for name in current:
-            os.rename(os.path.join(data_dir, name), os.path.join(aside, name))
-        for name in blocks:
-            os.rename(os.path.join(snap, name), os.path.join(data_dir, name))
-        fsync_dir(data_dir)
+        try:
+            # Listed once Prometheus has stopped: it removes its lock file (and may compact) while it stops.
+            out["replaced"] = _tsdb_entries(data_dir)
+            moved_in = []
+            for name in out["replaced"]:
+                os.rename(os.path.join(data_dir, name), os.path.join(aside, name))
+            for name in blocks:
+                os.rename(os.path.join(snap, name), os.path.join(data_dir, name))
+                moved_in.append(name)
+            fsync_dir(data_dir)
+        except BaseException as exc:
+            # Only what came from the snapshot goes: live entries not moved aside yet stay where they are.
+            _tsdb_rollback(data_dir, aside, service, moved_in)
+            aside = None
+            raise BackupError("the TSDB could not be swapped (%s); its previous data are back and Prometheus runs "
+                              "with them" % exc)
         try:
             service.start()
         except Exception as exc:
-            _tsdb_rollback(data_dir, aside, blocks, service)
+            # Prometheus ran on the restored data: everything in the data dir is the restore's.
+            _tsdb_rollback(data_dir, aside, service)
             aside = None
             raise BackupError("Prometheus did not become ready with the restored TSDB (%s); its previous data are "
                               "back and it runs with them" % exc)
@@ -921,14 +931,20 @@ def restore_tsdb(archive, data_dir, directory, service, check_mode):
     return out
 
 
-def _tsdb_rollback(data_dir, aside, blocks, service):
+def _tsdb_entries(data_dir):
+    """What the data dir holds besides snapshots/ and a restore's own directories."""
+    return sorted(n for n in os.listdir(data_dir) if n not in TSDB_KEEP and not n.startswith(TSDB_ASIDE)
+                  and not n.startswith(TSDB_STAGING))
+
+
+def _tsdb_rollback(data_dir, aside, service, moved_in=None):
+    """Put the data moved aside back and start Prometheus; what the restore brought (``moved_in``, or
+    every entry of the data dir when Prometheus ran on it) is removed."""
     try:
         service.stop()
     finally:
         trash = tempfile.mkdtemp(prefix=TSDB_STAGING + "-", dir=data_dir)
-        for name in os.listdir(data_dir):
-            if name in TSDB_KEEP or name.startswith(TSDB_ASIDE) or name.startswith(TSDB_STAGING):
-                continue
+        for name in _tsdb_entries(data_dir) if moved_in is None else moved_in:
             os.rename(os.path.join(data_dir, name), os.path.join(trash, name))
         for name in os.listdir(aside):
             os.rename(os.path.join(aside, name), os.path.join(data_dir, name))

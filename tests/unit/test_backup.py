@@ -824,3 +824,49 @@ def test_module_never_logs_the_password(tmp_path):
                                             "password": "s3cr'et$pw"}})
     assert out["failed"] and "no answer" in out["msg"]
     assert "s3cr'et$pw" not in json.dumps(out)
+
+
+class StoppingPrometheus(RecordingService):
+    """Like Prometheus: stopping removes its lock file."""
+
+    def __init__(self, data, fail=()):
+        RecordingService.__init__(self, fail)
+        self.data = data
+
+    def stop(self):
+        RecordingService.stop(self)
+        if (self.data / "lock").exists():
+            (self.data / "lock").unlink()
+
+
+def test_tsdb_restore_lists_the_data_once_prometheus_has_stopped(tmp_path):
+    spec, settings, data = fake_snapshot_archive(tmp_path, {"01BACKUPBLOCK000000000000A": "a"})
+    (data / "wal").mkdir()
+    (data / "lock").write_text("")
+    service = StoppingPrometheus(data)
+    res = bk.restore(spec, str(tmp_path / "b"), "prom1", settings=settings, service=service)
+    assert service.calls == ["stop", "start"] and res["replaced"] == ["wal"]
+    assert sorted(os.listdir(str(data))) == ["01BACKUPBLOCK000000000000A", "snapshots"]
+
+
+def test_tsdb_swap_failing_midway_keeps_every_live_entry_and_restarts(tmp_path, monkeypatch):
+    spec, settings, data = fake_snapshot_archive(tmp_path, {"01BACKUPBLOCK000000000000A": "a"})
+    for name in ("01LIVEA00000000000000000000", "01LIVEB00000000000000000000", "wal"):
+        (data / name).mkdir()
+        (data / name / "x").write_text(name)
+    real_rename = os.rename
+    calls = []
+
+    def flaky(src, dst):
+        calls.append(src)
+        if len(calls) == 2:  # the second live entry cannot be moved aside
+            raise OSError("device busy (test)")
+        real_rename(src, dst)
+    monkeypatch.setattr(bk.os, "rename", flaky)
+    service = RecordingService()
+    with pytest.raises(bk.BackupError, match="could not be swapped .*previous data are back and Prometheus runs"):
+        bk.restore(spec, str(tmp_path / "b"), "prom1", settings=settings, service=service)
+    monkeypatch.setattr(bk.os, "rename", real_rename)
+    assert service.calls == ["stop", "stop", "start"]
+    assert sorted(os.listdir(str(data))) == ["01LIVEA00000000000000000000", "01LIVEB00000000000000000000", "snapshots", "wal"]
+    assert all((data / n / "x").read_text() == n for n in ("01LIVEA00000000000000000000", "01LIVEB00000000000000000000", "wal"))
