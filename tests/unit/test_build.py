@@ -208,9 +208,13 @@ def test_the_tests_lab_and_benchmarks_pin_the_same_versions():
         assert os.path.isdir(os.path.join(mirror, component, str(version))), (component, version)
 
 
+def _release(version):
+    import re
+    return tuple(int(x) for x in re.match(r"(\d+)\.(\d+)\.(\d+)", str(version)).groups())
+
+
 def test_the_defaults_are_not_older_than_what_the_tests_run():
     """The roles default to upstream's current releases: never older than the newest Debian has."""
-    import re
     with open(os.path.join(ROOT, "harness", "test_versions.yml")) as handle:
         pins = yaml.safe_load(handle)
     for key, tested in pins.items():
@@ -220,5 +224,4 @@ def test_the_defaults_are_not_older_than_what_the_tests_run():
             path = os.path.join(ROOT, "roles", role, "defaults", "main", "main.yml")
         with open(path) as handle:
             default = yaml.safe_load(handle)[key]
-        as_tuple = lambda v: tuple(int(x) for x in re.match(r"(\d+)\.(\d+)\.(\d+)", str(v)).groups())  # noqa: E731
-        assert as_tuple(default) >= as_tuple(tested), (role, default, tested)
+        assert _release(default) >= _release(tested), (role, default, tested)
