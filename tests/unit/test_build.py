@@ -225,3 +225,23 @@ def test_the_defaults_are_not_older_than_what_the_tests_run():
         with open(path) as handle:
             default = yaml.safe_load(handle)[key]
         assert _release(default) >= _release(tested), (role, default, tested)
+
+
+def test_meta_claims_exactly_the_platforms_the_tests_run():
+    """Debian trixie (the main test image) and bookworm (harness OTHER_SUITES, make molecule's
+    platform matrix); nothing else is claimed, since nothing else is tested."""
+    import re
+    with open(os.path.join(ROOT, "harness", "harness.sh")) as handle:
+        harness = handle.read()
+    main = re.search(r'^SUITE=\$\{FLEETWATCH_TEST_SUITE:-(\w+)\}', harness, re.M).group(1)
+    others = re.search(r'^OTHER_SUITES=\(([^)]*)\)', harness, re.M).group(1).split()
+    with open(os.path.join(ROOT, "Makefile")) as handle:
+        makefile = handle.read()
+    for suite in others:
+        assert "localhost/fleetwatch-debian:%s" % suite in makefile, suite
+    roles = sorted(os.listdir(os.path.join(ROOT, "roles")))
+    assert roles
+    for role in roles:
+        with open(os.path.join(ROOT, "roles", role, "meta", "main.yml")) as handle:
+            platforms = yaml.safe_load(handle)["galaxy_info"]["platforms"]
+        assert platforms == [{"name": "Debian", "versions": sorted([main] + others)}], role
