@@ -30,6 +30,8 @@ ROLE_SECRET_FILES = (
     + tuple("/etc/%s/secrets/*" % role for role in ROLES)
     + tuple("/etc/%s/*.env" % exporter for exporter in EXPORTERS)
     + ("/var/lib/fleetwatch/state/*.good/*",)
+    # amtool's credentials for operators on the host (alertmanager role, 0640 root:amtool group)
+    + ("/etc/amtool/alertmanager.password",)
 )
 SEARCH_ROOTS = ("/etc", "/var", "/opt", "/usr/local", "/tmp", "/root", "/home", "/run")
 
