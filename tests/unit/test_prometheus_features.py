@@ -69,8 +69,10 @@ def run(tmp_path, extra=None, inventory=None):
     link = tmp_path / "templates" / "prometheus.yml.j2"
     if not link.exists():
         link.symlink_to(os.path.join(ROOT, "roles", "prometheus", "templates", "prometheus.yml.j2"))
+    # The version of the real prometheus/promtool in .cache/tools (the role's default is upstream's
+    # current release); tests of other versions set prometheus_version themselves.
     values = {"target_host": "mon1", "prometheus_config_dir": str(tmp_path / "etc"),
-              "prometheus_storage_path": str(tmp_path / "data")}
+              "prometheus_storage_path": str(tmp_path / "data"), "prometheus_version": "2.53.3"}
     values.update(extra or {})
     return roleplay.run(tmp_path, PLAY % {"root": ROOT}, inventory or INVENTORY, values)
 
@@ -253,6 +255,7 @@ def features(result):
     ({"prometheus_version": "2.45.0"}, ["auto-gomaxprocs"]),
     ({"prometheus_version": "2.30.3"}, []),
     ({"prometheus_version": "3.5.3"}, []),
+    ({"prometheus_version": "3.13.5"}, []),
     ({"prometheus_version": "latest"}, []),
     ({"prometheus_go_auto_limits": False}, []),
     ({"prometheus_extra_flags": {"enable-feature": "exemplar-storage"}}, ["auto-gomaxprocs", "auto-gomemlimit", "exemplar-storage"]),
