@@ -409,7 +409,8 @@ def test_control_with_mutual_tls_and_basic_auth():
 @pytest.mark.parametrize("settings,message", [
     ({"listen_address": "0.0.0.0:91OO"}, r"prometheus_listen_address on h1: '0.0.0.0:91OO' is not host:port"),
     ({"listen_address": "9090"}, r"is not host:port"),
-    ({"listen_address": ["0.0.0.0:9090"]}, r"is not host:port"),
+    ({"listen_address": []}, r"is not host:port"),
+    ({"listen_address": ["0.0.0.0:9O90", "127.0.0.1:9090"]}, r"is not host:port"),
     ({"listen_address": "fd18::3:9090"}, r"IPv6 address needs brackets"),
     ({"listen_address": "0.0.0.0:70000"}, r"port must be 1-65535"),
     ({"listen_address": "0.0.0.0:9090", "external_url": "https://x/a b/"}, r"prometheus_external_url on h1"),
@@ -420,6 +421,12 @@ def test_control_with_mutual_tls_and_basic_auth():
 def test_control_refuses_bad_settings_naming_variable_and_host(settings, message):
     with pytest.raises(controlpath.ControlError, match=message):
         controlpath.control(settings, "prometheus", "h1")
+
+
+def test_control_of_several_listen_addresses_checks_the_first():
+    """node_exporter listens on a list of addresses; the role's checks go to the first one."""
+    out = controlpath.control({"listen_address": ["10.0.0.5:9100", "[::1]:9101"]}, "node_exporter", "h1")
+    assert out["url"].startswith("http://10.0.0.5:9100")
 
 
 def test_module_docs_and_options_agree():
