@@ -14,12 +14,13 @@ SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 PLATFORM_SCENARIOS ?= node_exporter monitoring
 OTHER_IMAGES ?= localhost/fleetwatch-debian:bookworm
 
-.PHONY: help up down urls test lint sanity unit molecule deps image mirror tools bench docs clean
+.PHONY: help up down urls roundtrip test lint sanity unit molecule deps image mirror tools bench bench-anchors docs clean
 
 help:
 	@echo "make up      - local lab of podman test hosts with the whole stack (playbooks/site.yml), URLs printed"
 	@echo "make test    - lint (with ansible-test sanity), unit tests and every Molecule scenario ($(SCENARIOS))"
-	@echo "make down    - remove the lab;  make bench - converge/no-op timings;  make docs - role variable docs"
+	@echo "make roundtrip - a log line (journal -> Fluent Bit -> Loki) and a trace (OTLP -> Tempo) through the lab"
+	@echo "make down    - remove the lab;  make bench - converge/no-op timings;  make bench-anchors - ours vs prometheus.prometheus;  make docs - role variable docs"
 
 deps:
 	@bash harness/harness.sh all
@@ -29,6 +30,9 @@ up: deps
 
 down:
 	@bash harness/lab.sh down
+
+roundtrip:
+	@bash harness/lab.sh roundtrip
 
 urls:
 	@bash harness/lab.sh urls
@@ -77,6 +81,9 @@ image mirror tools:
 
 bench: deps
 	@bash benchmarks/run.sh
+
+bench-anchors: deps
+	@bash benchmarks/anchor_bench.sh
 
 docs:
 	python3 harness/docs.py

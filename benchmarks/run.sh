@@ -5,40 +5,21 @@
 # Results are appended to benchmarks/results.md. The no-op run must report changed=0, or the
 # benchmark fails (a benchmark of a non-idempotent role would be meaningless).
 # The lab part recreates the lab (lab.sh down, then up twice).
-# Reference: prometheus.prometheus.node_exporter, no-op rerun on one such test host: about 17 s
-# (figure from the project brief; that collection is not installable here).
+# prometheus.prometheus's roles, side by side with these on the same kind of host: benchmarks/anchor_bench.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-export CONTAINERS_CONF="$here/harness/containers.conf" PATH="$here/.venv/bin:$PATH"
-export ANSIBLE_CONFIG="$here/ansible.cfg" ANSIBLE_COLLECTIONS_PATH="$here/.cache/collections"
-IMAGE=${FLEETWATCH_TEST_IMAGE:-localhost/fleetwatch-debian:trixie}
+# shellcheck source=benchmarks/lib.sh
+. "$here/benchmarks/lib.sh"
 NET=fleetwatch-bench
-results="$here/benchmarks/results.md"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 roles=${BENCH_ROLES:-$(grep -v '^#' "$here/benchmarks/roles.txt" | xargs)}
-now() { date +%s.%N; }
-secs() { python3 -c "print('%.1f' % ($2 - $1))"; }
-changed_of() { grep -Eo 'changed=[0-9]+' "$1" | awk -F= '{s+=$2} END {print s+0}'; }
 
-[ -f "$results" ] || printf '# Benchmarks\n\nMachine: 2 cores; test hosts are podman system containers reached with the podman connection (no pipelining).\n\n| date | what | hosts | converge (s) | no-op rerun (s) | changed on rerun |\n| --- | --- | --- | --- | --- | --- |\n' >"$results"
-
-podman network exists "$NET" || podman network create "$NET" >/dev/null
 for role in $roles; do
   host="fw-bench-${role//_/-}"
-  podman rm -f "$host" >/dev/null 2>&1 || true
-  podman run -d --name "$host" --hostname "$host" --network "$NET" --privileged --systemd=always "$IMAGE" /sbin/init >/dev/null
-  podman exec "$host" systemctl is-system-running --wait >/dev/null 2>&1 || true
-  cat >"$tmp/inventory.yml" <<INV
-all:
-  hosts:
-    $host:
-      ansible_connection: containers.podman.podman
-  vars:
-    fleetwatch_artifact_mirror: $here/.cache/mirror
-    fleetwatch_artifact_cache_dir: $here/.cache/artifacts
-INV
+  host_start "$host" "$NET"
+  host_inventory "$host" "$tmp/inventory.yml"
   if [ -f "$here/benchmarks/prepare_$role.yml" ]; then
     ansible-playbook -i "$tmp/inventory.yml" "$here/benchmarks/prepare_$role.yml" >"$tmp/prepare.log"
   fi
