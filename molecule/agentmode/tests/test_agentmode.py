@@ -85,9 +85,11 @@ def test_node_series_arrive_at_the_central_prometheus_through_remote_write(centr
                     values[name] = float(line.rsplit(" ", 1)[1])
         return values
     first = counters()
-    second = helpers.wait_for("more samples sent", lambda: (lambda c: c if c["prometheus_remote_storage_samples_total"]
-                                                            > first["prometheus_remote_storage_samples_total"] else None)(counters()),
-                              timeout=30)
+
+    def more_sent():
+        now = counters()
+        return now if now["prometheus_remote_storage_samples_total"] > first["prometheus_remote_storage_samples_total"] else None
+    second = helpers.wait_for("more samples sent", more_sent, timeout=30)
     assert second["prometheus_remote_storage_samples_failed_total"] == first["prometheus_remote_storage_samples_failed_total"], (first, second)
 
 
