@@ -79,6 +79,7 @@ def test_storage_schema_retention_and_tls(rendered):
     assert config["schema_config"]["configs"] == [{"from": "2024-01-01", "store": "tsdb", "object_store": "filesystem",
                                                    "schema": "v13", "index": {"prefix": "index_", "period": "24h"}}]
     assert config["compactor"]["retention_enabled"] is True
+    assert config["ingester"]["wal"] == {"enabled": True, "dir": "/var/lib/loki/wal", "flush_on_shutdown": True}
     assert config["compactor"]["delete_request_store"] == "filesystem"
     assert config["limits_config"]["retention_period"] == "744h"
     assert config["limits_config"]["ingestion_rate_mb"] == 4
@@ -138,3 +139,30 @@ def test_the_real_loki_accepts_the_config_and_refuses_a_broken_one(rendered, tmp
     out = subprocess.run([loki, "-verify-config", "-config.file=%s" % broken], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, universal_newlines=True, check=False)
     assert out.returncode != 0 and "no_such_limit" in out.stdout, out.stdout
+
+
+S3 = {"endpoint": "minio.example:9000", "bucketnames": "loki-chunks", "region": "eu-west-1",
+      "access_key_id": "fleetwatch", "secret_access_key": "s3-Secret'\"$1", "s3forcepathstyle": True, "insecure": True}
+
+
+def test_an_s3_compatible_object_store_holds_chunks_and_index(tmp_path):
+    out, result = run(tmp_path, extra={"loki_object_store": "s3", "loki_s3": S3})
+    assert out.returncode == 0, out.stdout
+    config = yaml.safe_load(result["config"])
+    assert config["common"]["storage"] == {"s3": S3}
+    assert config["schema_config"]["configs"][0]["object_store"] == "s3"
+    assert config["compactor"]["delete_request_store"] == "s3"
+    assert "s3-Secret" not in out.stdout, "the secret key never reaches the play's output"
+    loki = loki_binary(tmp_path)
+    path = tmp_path / "loki-s3.yml"
+    path.write_text(result["config"])
+    checked = subprocess.run([loki, "-verify-config", "-config.file=%s" % path], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+    assert checked.returncode == 0, checked.stdout
+
+
+@pytest.mark.parametrize("extra", [{"loki_object_store": "s3"}, {"loki_object_store": "s3", "loki_s3": {"region": "x"}}])
+def test_an_s3_store_without_a_bucket_is_refused_naming_the_variable_and_host(tmp_path, extra):
+    out, _result = run(tmp_path, extra=extra)
+    assert out.returncode != 0
+    assert "loki_s3.bucketnames on logs1 is required" in out.stdout, out.stdout

@@ -138,3 +138,23 @@ def test_unit_is_hardened(loki):
     score = float(out.split("exposure level for loki.service: ")[1].split()[0])
     assert score <= 2.0, out
     assert loki.user("loki").shell in ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false")
+
+
+def test_loki_down_fires_against_the_real_loki(loki, mon):
+    """The rule bundle's LokiDown (up{job="loki"} == 0): silent while Loki runs, firing for
+    fw-loki-1 once Loki is stopped (for: 4s here); Loki is started again and ready afterwards."""
+    prom = helpers.Prometheus(mon, "http://127.0.0.1:9090")
+
+    def loki_down(state):
+        return [a for a in prom.alerts() if a["labels"]["alertname"] == "LokiDown" and a["state"] == state]
+    assert not loki_down("firing") and not loki_down("pending")
+    loki.check_output("systemctl stop loki.service")
+    try:
+        alerts = helpers.wait_for("LokiDown firing", lambda: loki_down("firing"), timeout=90, interval=2)
+        assert (alerts[0]["labels"]["instance"], alerts[0]["labels"]["job"]) == ("fw-loki-1", "loki")
+        assert alerts[0]["labels"]["severity"] == "critical"
+    finally:
+        loki.check_output("systemctl start loki.service")
+        helpers.wait_for("Loki ready again", lambda: helpers.curl(loki, LOKI + "/ready").body.strip() == "ready",
+                         timeout=120, interval=2)
+    helpers.wait_for("LokiDown resolved", lambda: not loki_down("firing"), timeout=90, interval=2)
