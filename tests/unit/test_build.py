@@ -183,7 +183,8 @@ def test_the_checkouts_ansible_cfg_weakens_nothing_a_fleet_command_would_pick_up
     assert defaults.get("host_key_checking", "true").lower() not in ("false", "no", "0")
     assert "inventory" not in defaults
     with open(os.path.join(ROOT, "harness", "lab.sh")) as handle:
-        assert '-i "$INVENTORY/hosts.yml" playbooks/site.yml' in handle.read()
+        lab = handle.read()
+    assert 'INV=(-i "$INVENTORY/hosts.yml" ' in lab and '"${INV[@]}" playbooks/site.yml' in lab
 
 
 def test_the_tests_lab_and_benchmarks_pin_the_same_versions():
