@@ -15,7 +15,10 @@ __metaclass__ = type
 
 import fcntl
 import hashlib
+import json
 import os
+import tempfile
+import time
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_native
@@ -201,6 +204,67 @@ def _expected_sha256(info, folder, refresh, timeout, validate_certs):
         raise art.ArtifactError("%s (%s)" % (exc, info["checksum_url"]))
 
 
+def latest_lock(cache_dir, name):
+    return os.path.join(os.path.expanduser(cache_dir or "~/.cache/fleetwatch/artifacts"), name, "latest.lock")
+
+
+def _github_json(url, timeout, validate_certs):
+    try:
+        response = open_url(url, timeout=timeout, validate_certs=validate_certs,
+                            headers={"Accept": "application/vnd.github+json"})
+        return json.loads(response.read().decode("utf-8"))
+    except Exception as exc:  # HTTP, TLS, socket and JSON errors alike
+        raise art.ArtifactError("cannot read %s: %s" % (url, to_native(exc)))
+
+
+def resolve_latest(name, args, pin=True, fetch_json=None):
+    """version: latest -> (release version, lock path, resolved now). The first resolution is pinned
+    in <cache_dir>/<name>/latest.lock, and every later run (every host, every rerun) uses it, so a
+    run never changes version by itself; deleting the lock moves to the newest release on the next
+    run. Sources: the newest version folder of a mirror directory, else the component's GitHub
+    "latest release". In check mode (pin False) nothing is written."""
+    lock = latest_lock(args.get("cache_dir"), name)
+    try:
+        with open(lock) as handle:
+            return art.normalize_version(json.load(handle)["version"]), lock, False
+    except (IOError, OSError):
+        pass
+    except (ValueError, KeyError, TypeError, art.ArtifactError) as exc:
+        raise art.ArtifactError("the pinned latest version in %s is unreadable (%s): delete the file to resolve "
+                                "latest again" % (lock, to_native(exc)))
+    mirror = args.get("mirror")
+    local = _local_path(str(mirror)) if mirror else None
+    if args.get("url"):
+        raise art.ArtifactError("version latest cannot be resolved for an artifact url of its own: give a version")
+    if mirror and local is None:
+        raise art.ArtifactError("version latest needs upstream's releases or a mirror directory, not the mirror "
+                                "URL %s (it cannot be listed): give a version" % mirror)
+    if local:
+        folder = os.path.join(local, name)
+        versions = os.listdir(folder) if os.path.isdir(folder) else []
+        source = folder
+    else:
+        source = art.github_latest_api(name)
+        if source is None:
+            raise art.ArtifactError("version latest is resolved from GitHub releases, and %s has none: give a version"
+                                    % name)
+        data = (fetch_json or _github_json)(source, int(args.get("timeout") or 60), bool(args.get("validate_certs", True)))
+        versions = [data.get("tag_name", "")] if isinstance(data, dict) else []
+    version = art.newest_version(versions)
+    if version is None:
+        raise art.ArtifactError("no release version found for %s latest in %s" % (name, source))
+    if pin:
+        try:
+            os.makedirs(os.path.dirname(lock), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".latest.", dir=os.path.dirname(lock))
+            with os.fdopen(fd, "w") as handle:
+                json.dump({"version": version, "source": source, "resolved_at": int(time.time())}, handle)
+            os.rename(tmp, lock)
+        except (IOError, OSError) as exc:
+            raise _cache_error(lock, exc)
+    return version, lock, True
+
+
 def controller_artifact(info, args, installed=None):
     """cached_artifact with the task's settings; any failure is an AnsibleActionFail that says
     what failed (the artifact, or the cache and its path) and what stays in place."""
@@ -233,6 +297,12 @@ class ActionModule(ActionBase):
         for key in ("name", "version"):
             if not args.get(key):
                 raise AnsibleActionFail("%s is required" % key)
+        if str(args["version"]).strip().lower() == art.LATEST:
+            try:
+                args["version"], lock, fresh = resolve_latest(args["name"], args, pin=not self._play_context.check_mode)
+            except art.ArtifactError as exc:
+                raise AnsibleActionFail("%s: %s" % (args["name"], to_native(exc)))
+            result["latest"] = {"version": args["version"], "lock": lock, "resolved_now": fresh}
         remote_args = dict((k, v) for k, v in args.items() if k not in CONTROLLER_ONLY)
         # the mirror is controller-side; an explicit checksum matters to the marker check
         probe = self._execute_module(MODULE, module_args=remote_args, task_vars=task_vars)

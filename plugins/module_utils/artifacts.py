@@ -100,6 +100,28 @@ def version_tuple(version):
     return tuple(int(part) for part in normalize_version(version).split("-")[0].split("+")[0].split(".")[:3])
 
 
+LATEST = "latest"
+
+
+def newest_version(versions):
+    """The newest release version among names (a mirror's folders, a release tag); anything that is
+    not a release version is ignored. None when there is none."""
+    found = []
+    for text in versions:
+        try:
+            found.append((version_tuple(text), normalize_version(text)))
+        except (ArtifactError, ValueError):
+            continue
+    return max(found)[1] if found else None
+
+
+def github_latest_api(name, table=None):
+    """GitHub's "latest release" API URL of a component whose artifact is a GitHub release; None else."""
+    entry = (COMPONENTS if table is None else table).get(name) or {}
+    match = re.match(r"^https://github\.com/([^/]+)/([^/]+)/releases/download/", entry.get("url") or "")
+    return "https://api.github.com/repos/%s/%s/releases/latest" % match.groups() if match else None
+
+
 def check_downgrade(name, current, wanted, floors=None):
     """Refuse a version switch that upstream says loses data: each of the component's
     ``downgrade_floors`` ({from, floor, reason}, registry.py) forbids going from ``from`` or newer

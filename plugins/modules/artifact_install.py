@@ -40,7 +40,13 @@ options:
     type: str
     required: true
   version:
-    description: Release version to install, with or without a leading C(v).
+    description:
+      - Release version to install, with or without a leading C(v).
+      - V(latest) is resolved on the controller, once, from the newest version folder of a O(mirror)
+        directory or else from the component's GitHub "latest release", and pinned in
+        C(<cache_dir>/<name>/latest.lock); every later run and host uses the pinned version, so a rerun
+        never changes version by itself. Delete that file to move to the newest release on the next run.
+        Check mode resolves without pinning.
     type: str
     required: true
   url:
@@ -170,6 +176,11 @@ version:
   returned: always
   type: str
   sample: 1.9.0
+latest:
+  description: With O(version=latest), the version it resolved to and where it is pinned.
+  returned: when O(version=latest)
+  type: dict
+  sample: {version: 3.13.5, lock: /root/.cache/fleetwatch/artifacts/prometheus/latest.lock, resolved_now: false}
 previous_version:
   description: The version linked before this run, if any.
   returned: always

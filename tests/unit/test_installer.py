@@ -443,3 +443,66 @@ def test_cache_disk_full(tmp_path):
     assert not os.path.exists(os.path.join(folder, info["filename"]))
     # with room again, the next run downloads
     assert action.cached_artifact(info, str(tmp_path / "cache"))[0] == os.path.join(folder, info["filename"])
+
+
+# --- version: latest, resolved once and pinned ------------------------------------------------------
+
+def test_latest_from_a_mirror_directory_is_pinned_and_never_moves_by_itself(tmp_path):
+    mirror = tmp_path / "mirror"
+    for version in ("1.9.0", "1.11.1", "1.5.0", "not-a-version"):
+        (mirror / "node_exporter" / version).mkdir(parents=True)
+    args = {"mirror": str(mirror), "cache_dir": str(tmp_path / "cache")}
+    version, lock, fresh = action.resolve_latest("node_exporter", args)
+    assert (version, fresh) == ("1.11.1", True)
+    assert json.loads(open(lock).read())["version"] == "1.11.1"
+    (mirror / "node_exporter" / "1.12.0").mkdir()  # a newer release appears in the mirror
+    assert action.resolve_latest("node_exporter", args)[:3:2] == ("1.11.1", False)
+    os.unlink(lock)  # the operator asks for the newest again
+    assert action.resolve_latest("node_exporter", args)[0] == "1.12.0"
+
+
+def test_latest_from_github_reads_the_release_tag_once(tmp_path):
+    calls = []
+
+    def fetch_json(url, timeout, validate_certs):
+        calls.append(url)
+        return {"tag_name": "v3.13.5"}
+    args = {"cache_dir": str(tmp_path / "cache")}
+    assert action.resolve_latest("prometheus", args, fetch_json=fetch_json)[0] == "3.13.5"
+    assert action.resolve_latest("prometheus", args, fetch_json=fetch_json)[0] == "3.13.5"
+    assert calls == ["https://api.github.com/repos/prometheus/prometheus/releases/latest"]
+
+
+def test_latest_in_check_mode_pins_nothing(tmp_path):
+    mirror = tmp_path / "mirror"
+    (mirror / "tempo" / "3.0.3").mkdir(parents=True)
+    args = {"mirror": "file://%s" % mirror, "cache_dir": str(tmp_path / "cache")}
+    version, lock, fresh = action.resolve_latest("tempo", args, pin=False)
+    assert (version, fresh) == ("3.0.3", True) and not os.path.exists(lock)
+
+
+@pytest.mark.parametrize("args,message", [
+    ({"mirror": "https://mirror.example/fleetwatch"}, r"not the mirror URL .* \(it cannot be listed\)"),
+    ({"url": "https://x.example/tool-{version}.tar.gz"}, r"artifact url of its own"),
+    ({}, r"GitHub releases, and grafana has none"),
+])
+def test_latest_that_cannot_be_resolved_says_why(tmp_path, args, message):
+    args = dict(args, cache_dir=str(tmp_path / "cache"))
+    name = "grafana" if not args.get("mirror") and not args.get("url") else "node_exporter"
+    with pytest.raises(art.ArtifactError, match=message):
+        action.resolve_latest(name, args, fetch_json=lambda *a: {"tag_name": "v1.0.0"})
+
+
+def test_a_damaged_lock_is_named(tmp_path):
+    lock = tmp_path / "cache" / "node_exporter" / "latest.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text("{not json")
+    with pytest.raises(art.ArtifactError, match=r"latest.lock is unreadable .* delete the file"):
+        action.resolve_latest("node_exporter", {"cache_dir": str(tmp_path / "cache"), "mirror": str(tmp_path)})
+
+
+def test_release_tags_and_folders_pick_the_newest():
+    assert art.newest_version(["v0.28.1", "0.33.1", "0.9.9", "main", ""]) == "0.33.1"
+    assert art.newest_version(["x"]) is None
+    assert art.github_latest_api("loki") == "https://api.github.com/repos/grafana/loki/releases/latest"
+    assert art.github_latest_api("grafana") is None
