@@ -115,11 +115,10 @@ def newest_version(versions):
     return max(found)[1] if found else None
 
 
-def github_latest_api(name, table=None):
-    """GitHub's "latest release" API URL of a component whose artifact is a GitHub release; None else."""
-    entry = (COMPONENTS if table is None else table).get(name) or {}
-    match = re.match(r"^https://github\.com/([^/]+)/([^/]+)/releases/download/", entry.get("url") or "")
-    return "https://api.github.com/repos/%s/%s/releases/latest" % match.groups() if match else None
+def github_latest_api(name):
+    """GitHub's "latest release" API URL of a component whose artifact is a GitHub release; None else
+    (the registry knows where each release comes from)."""
+    return registry.latest_release_api(name)
 
 
 def check_downgrade(name, current, wanted, floors=None):

@@ -226,6 +226,17 @@ def artifact_table():
     return dict((e["name"], copy.deepcopy(e["artifact"])) for e in _TABLE if e.get("artifact"))
 
 
+def latest_release_api(name):
+    """GitHub's "latest release" API URL of a component released on GitHub (``version: latest``); None
+    for the others (Grafana's archive, apt-installed components) and unknown names."""
+    url = ((COMPONENTS.get(name) or {}).get("artifact") or {}).get("url") or ""
+    prefix = GITHUB + "/"
+    if not url.startswith(prefix) or "/releases/download/" not in url:
+        return None
+    owner, repo = url[len(prefix):].split("/")[:2]
+    return "https://api.github.com/repos/%s/%s/releases/latest" % (owner, repo)
+
+
 def debian_packages():
     """{name: (Debian package, {binary: "path" or "package:path"})} for the test mirror."""
     return dict((e["name"], (e["debian"]["package"], dict(e["debian"]["binaries"])))
