@@ -18,5 +18,6 @@ while IFS= read -r line || [ -n "$line" ]; do
   esac
 done <"$list"
 [ ${#missing[@]} -eq 0 ] && exit 0
-echo "skipped: $reason (not in .cache/mirror: ${missing[*]}; ../shared/mirror is missing, see the README)"
+if [ -d "$here/../shared/mirror" ]; then where="../shared/mirror does not hold it either"; else where="../shared/mirror is missing"; fi
+echo "skipped: $reason (not in .cache/mirror: ${missing[*]}; $where, see the README)"
 exit 3
