@@ -62,28 +62,17 @@ _value:
 """
 
 import os
-from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleetwatch.observability.plugins.module_utils import amconfig
 from ansible_collections.fleetwatch.observability.plugins.module_utils import amtemplates
-
-
-def _plain(value):
-    """Ansible's (lazy, tagged) containers and strings as plain Python values."""
-    if isinstance(value, Mapping):
-        return dict((str(k), _plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
+from ansible_collections.fleetwatch.observability.plugins.module_utils import secretfields
 
 
 def alertmanager_receivers(receivers, secrets_dir, global_config=None, version=None):
     try:
-        return amconfig.build_config(_plain(receivers if receivers is not None else []), str(secrets_dir), _plain(global_config or {}),
+        return amconfig.build_config(secretfields.plain(receivers if receivers is not None else []), str(secrets_dir), secretfields.plain(global_config or {}),
                                      None if version is None else str(version))
     except amconfig.ReceiverError as exc:
         raise AnsibleFilterError("alertmanager receivers: %s" % exc)
@@ -98,7 +87,7 @@ def alertmanager_peers(hosts, me, hostvars, default_port="9094"):
 
 def alertmanager_cluster_flags(flags, host="this host", variable="alertmanager_cluster_flags", enabled=True):
     try:
-        return amconfig.cluster_flags(_plain(flags), str(host), str(variable), bool(enabled))
+        return amconfig.cluster_flags(secretfields.plain(flags), str(host), str(variable), bool(enabled))
     except amconfig.ReceiverError as exc:
         raise AnsibleFilterError(str(exc))
 

@@ -46,27 +46,15 @@ _value:
   type: dict
 """
 
-from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleetwatch.observability.plugins.module_utils import secretfields
 
 
-def _plain(value):
-    """Ansible's (lazy, tagged) containers and strings as plain Python values."""
-    if isinstance(value, Mapping):
-        return dict((str(k), _plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
-
-
 def externalise_secrets(config, secrets_dir):
     try:
-        result, files = secretfields.externalise(_plain(config or {}), str(secrets_dir))
+        result, files = secretfields.externalise(secretfields.plain(config or {}), str(secrets_dir))
     except secretfields.SecretFieldError as exc:
         raise AnsibleFilterError("secrets of the configuration: %s" % exc)
     return {"config": result, "secret_files": files, "environment": secretfields.environment(files, str(secrets_dir))}

@@ -39,6 +39,7 @@ __metaclass__ = type
 import copy
 import hashlib
 import re
+from collections.abc import Mapping
 
 try:
     from urllib.parse import urlsplit
@@ -241,6 +242,18 @@ class _Walker(object):
         path = "%s/%s" % (self.dir, AWS_FILE)
         self.files.append({"path": path, "content": "\n".join(lines) + "\n"})
         return path
+
+
+def plain(value):
+    """Ansible's (lazy, tagged) containers and strings as plain Python values (what the filters hand
+    to this file and to amconfig)."""
+    if isinstance(value, Mapping):
+        return dict((str(k), plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
 
 
 def externalise(config, secrets_dir):
