@@ -35,6 +35,9 @@ HOST_PACKAGES=(
   "apt-utils:apt-ftparchive"               # its signed apt repository's indexes
   "gnupg:gpg"                              # and the repository's throwaway signing key
   "gzip:gzip"
+  "redis-server:redis-server"              # tests/unit/test_defects.py: the redis_exporter password file read by a real Redis
+  "redis-tools:redis-cli"
+  "util-linux:unshare"                     # service_setup's private mount namespace (validation of a whole new set)
 )
 
 have() { case "$1" in /*) [ -e "$1" ] ;; *) command -v "$1" >/dev/null 2>&1 ;; esac; }
