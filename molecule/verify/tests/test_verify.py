@@ -75,17 +75,25 @@ EXPECTED = {
 
 
 def test_verify_passes_when_all_is_well(tmp_path, prometheus):
+    started = time.time()
     proc, cases = run_verify(tmp_path, "-e", "fleetwatch_verify_wait_timeout=60")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert set(cases) == EXPECTED
     assert [k for k, failure in cases.items() if failure] == []
     assert "fleetwatch verify: all 12 checks passed on 2 hosts" in proc.stdout
-    # the outcome, published on the Prometheus host, is scraped
-    result = helpers.wait_for("the verify metrics in Prometheus", lambda: prometheus.query(
-        'fleetwatch_verify_checks{instance="fw-verify-1",component="prometheus"}'), timeout=30)
-    assert result[0]["value"][1] == "4"
-    success = prometheus.query('time() - fleetwatch_verify_last_success_timestamp_seconds{instance="fw-verify-1"}')
-    assert success and float(success[0]["value"][1]) < 120
+    # the outcome, published on the Prometheus host, is scraped. Wait for this run's success time:
+    # an earlier run (the scheduler's timer) may have left its own samples, and the run and success
+    # samples are two files that a scrape can catch one at a time.
+    success = helpers.wait_for("this run's fleetwatch_verify_last_success_timestamp_seconds in Prometheus", lambda: [
+        r for r in prometheus.query('fleetwatch_verify_last_success_timestamp_seconds{instance="fw-verify-1"}')
+        if float(r["value"][1]) >= started - 5], timeout=30)
+    assert success
+    result = helpers.wait_for("this run's verify metrics in Prometheus", lambda: [
+        r for r in prometheus.query('fleetwatch_verify_last_run_timestamp_seconds{instance="fw-verify-1"}')
+        if float(r["value"][1]) >= started - 5], timeout=30)
+    assert result
+    checks = prometheus.query('fleetwatch_verify_checks{instance="fw-verify-1",component="prometheus"}')
+    assert checks and checks[0]["value"][1] == "4"
 
 
 def test_a_stopped_exporter_fails_naming_it_and_the_junit_file_lists_every_check(tmp_path, app, prometheus):
