@@ -65,9 +65,9 @@ import os
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetwatch.observability.plugins.module_utils import amconfig
-from ansible_collections.fleetwatch.observability.plugins.module_utils import amtemplates
-from ansible_collections.fleetwatch.observability.plugins.module_utils import secretfields
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _amconfig as amconfig
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _amtemplates as amtemplates
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _secretfields as secretfields
 
 
 def alertmanager_receivers(receivers, secrets_dir, global_config=None, version=None):

@@ -37,7 +37,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetwatch.observability.plugins.module_utils import cliflags
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _cliflags as cliflags
 
 
 def cli_flags(value):

@@ -25,7 +25,7 @@ positional: host
 options:
   _input:
     description: >-
-      The role's settings (see plugins/module_utils/fluentbit.py), plus C(listen_address) (host:port),
+      The role's settings (see plugins/plugin_utils/_fluentbit.py), plus C(listen_address) (host:port),
       C(loki_slices) and C(urls_extra).
     type: dict
     required: true
@@ -52,7 +52,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetwatch.observability.plugins.module_utils import fluentbit
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _fluentbit as fluentbit
 from ansible_collections.fleetwatch.observability.plugins.module_utils import hostport
 
 

@@ -62,7 +62,7 @@ import os
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetwatch.observability.plugins.module_utils import grafanaprov
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _grafanaprov as grafanaprov
 
 
 def grafana_datasources(_ignored, groups, hostvars, me=None, options=None):

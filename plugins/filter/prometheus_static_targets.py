@@ -54,7 +54,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetwatch.observability.plugins.module_utils import promfiles
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _promfiles as promfiles
 
 
 def prometheus_static_targets(jobs, directory, group, host=None, taken=None):

@@ -44,7 +44,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetwatch.observability.plugins.module_utils import redisconf
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _redisconf as redisconf
 
 
 def redis_quote(value):

@@ -49,7 +49,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetwatch.observability.plugins.module_utils import secretfields
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _secretfields as secretfields
 
 
 def externalise_secrets(config, secrets_dir):

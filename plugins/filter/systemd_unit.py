@@ -53,7 +53,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetwatch.observability.plugins.module_utils import systemdunit
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _systemdunit as systemdunit
 
 
 def systemd_unit(spec):

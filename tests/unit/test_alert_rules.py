@@ -15,7 +15,7 @@ import sys
 import pytest
 import yaml
 
-from ansible_collections.fleetwatch.observability.plugins.module_utils import promql
+import promql  # tests/promql.py (tests/ is on sys.path: its conftest.py)
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import rulebundle  # noqa: E402  pylint: disable=wrong-import-position

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Alertmanager receivers in Alertmanager's own syntax (plugins/module_utils/amconfig.py
+"""Alertmanager receivers in Alertmanager's own syntax (plugins/plugin_utils/_amconfig.py
 build_config): every integration of Alertmanager 0.28 passes through with each secret moved into a
 *_file the real amtool check-config accepts, the global section's secrets too, secrets without a
 file form refused; extra cluster flags checked."""
@@ -12,7 +12,7 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import amhelpers  # noqa: E402  pylint: disable=wrong-import-position
 
-from ansible_collections.fleetwatch.observability.plugins.module_utils import amconfig  # noqa: E402
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _amconfig as amconfig  # noqa: E402
 
 SECRET = "s3cr$t'\"x"  # quotes and a dollar sign, kept as they are
 

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Alertmanager receivers and cluster peers (plugins/module_utils/amconfig.py)."""
+"""Alertmanager receivers and cluster peers (plugins/plugin_utils/_amconfig.py)."""
 import pytest
 
-from ansible_collections.fleetwatch.observability.plugins.module_utils import amconfig
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _amconfig as amconfig
 
 S = "/etc/alertmanager/secrets"
 

@@ -13,11 +13,11 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.fleetwatch.observability.plugins.filter import alertmanager_receivers as am_filter
 from ansible_collections.fleetwatch.observability.plugins.filter import redis_quote as redis_quote_filter
-from ansible_collections.fleetwatch.observability.plugins.module_utils import amtemplates
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _amtemplates as amtemplates
 from ansible_collections.fleetwatch.observability.plugins.module_utils import pgroles
-from ansible_collections.fleetwatch.observability.plugins.module_utils import redisconf
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _redisconf as redisconf
 from ansible_collections.fleetwatch.observability.plugins.module_utils import safelog
-from ansible_collections.fleetwatch.observability.plugins.module_utils import systemdunit
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _systemdunit as systemdunit
 from ansible_collections.fleetwatch.observability.plugins.modules import postgres_query_check
 
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The fluent_bit role's configuration: module_utils/fluentbit.py directly (structure, hostile values),
+"""The fluent_bit role's configuration: plugins/plugin_utils/_fluentbit.py directly (structure, hostile values),
 the role's variables rendered by ansible-playbook for an inventory with Lokis (IPv6, TLS, a route prefix),
 the deb822 sources file (key by URL and as content), and the real Fluent Bit 5.1.1 from the mirror
 checking the rendered config (`--dry-run`) and refusing a broken one."""
@@ -12,7 +12,7 @@ import tarfile
 import pytest
 import yaml
 
-from ansible_collections.fleetwatch.observability.plugins.module_utils import fluentbit
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _fluentbit as fluentbit
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import roleplay  # noqa: E402  pylint: disable=wrong-import-position

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(ROOT, "molecule"))
 sys.path.insert(0, os.path.dirname(HERE))
 import dashboards as dashboard_queries  # noqa: E402  pylint: disable=wrong-import-position
 import rulebundle  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.fleetwatch.observability.plugins.module_utils import grafanaprov  # noqa: E402
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _grafanaprov as grafanaprov  # noqa: E402
 
 RENDER = os.path.join(ROOT, "tests", "render_role.py")
 TASK = "Configure and run Grafana (user, directories, secrets, provisioning, dashboards, unit)"

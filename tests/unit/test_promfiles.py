@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
-"""module_utils/promfiles.py: static targets and controller files for the prometheus role, with bad
+"""plugins/plugin_utils/_promfiles.py: static targets and controller files for the prometheus role, with bad
 inputs (wrong types, names that would escape the directory, IPv6 targets, label values that are not
 strings, two sources for one file, YAML that does not parse)."""
 import json
 
 import pytest
-from ansible_collections.fleetwatch.observability.plugins.module_utils import promfiles
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _promfiles as promfiles
 
 
 def test_static_targets_files_and_jobs():

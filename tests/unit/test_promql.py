@@ -2,7 +2,7 @@
 """Selectors of PromQL expressions (plugins/module_utils/promql.py)."""
 import pytest
 
-from ansible_collections.fleetwatch.observability.plugins.module_utils import promql
+import promql  # tests/promql.py (tests/ is on sys.path: its conftest.py)
 
 
 @pytest.mark.parametrize("expr,expected", [

@@ -7,7 +7,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleetwatch.observability.plugins.filter import scrape_jobs as scrape_filters
-from ansible_collections.fleetwatch.observability.plugins.module_utils import amconfig
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _amconfig as amconfig
 from ansible_collections.fleetwatch.observability.plugins.module_utils import registry
 from ansible_collections.fleetwatch.observability.plugins.module_utils import scrape
 

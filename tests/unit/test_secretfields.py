@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Credentials out of Prometheus-style configs (plugins/module_utils/secretfields.py)."""
+"""Credentials out of Prometheus-style configs (plugins/plugin_utils/_secretfields.py)."""
 import copy
 import json
 
@@ -9,7 +9,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleetwatch.observability.plugins.filter import secret_fields as secret_filters
-from ansible_collections.fleetwatch.observability.plugins.module_utils import secretfields as sf
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _secretfields as sf
 
 D = "/etc/prometheus/secrets"
 

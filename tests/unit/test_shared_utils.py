@@ -6,9 +6,9 @@ import stat
 import bcrypt
 import pytest
 
-from ansible_collections.fleetwatch.observability.plugins.module_utils import cliflags
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _cliflags as cliflags
 from ansible_collections.fleetwatch.observability.plugins.module_utils import servicesetup as ss
-from ansible_collections.fleetwatch.observability.plugins.module_utils import systemdunit
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _systemdunit as systemdunit
 from ansible_collections.fleetwatch.observability.plugins.module_utils import webconfig
 
 ME = __import__("pwd").getpwuid(os.getuid()).pw_name

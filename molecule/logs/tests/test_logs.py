@@ -13,7 +13,7 @@ import pytest
 import testinfra
 
 import helpers
-from ansible_collections.fleetwatch.observability.plugins.module_utils import promql
+import promql  # tests/promql.py (molecule/conftest.py puts tests/ on sys.path)
 
 LOKI = "http://127.0.0.1:3100"
 HOSTS = ("fw-logs-1", "fw-logs-2")

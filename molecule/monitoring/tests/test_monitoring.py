@@ -14,7 +14,7 @@ import pytest
 import testinfra
 
 import helpers
-from ansible_collections.fleetwatch.observability.plugins.module_utils import promql
+import promql  # tests/promql.py (molecule/conftest.py puts tests/ on sys.path)
 
 PROM_AUTH = ("admin", "admin-secret-pw")
 NOT_DEPLOYED_GROUPS = ("fleetwatch-postgres", "fleetwatch-redis", "fleetwatch-logs-traces")

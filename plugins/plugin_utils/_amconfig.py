@@ -34,12 +34,8 @@ import re
 
 import copy
 
-try:
-    from ansible_collections.fleetwatch.observability.plugins.module_utils import hostport
-    from ansible_collections.fleetwatch.observability.plugins.module_utils import secretfields
-except ImportError:  # a harness script with plugins/module_utils on sys.path
-    import hostport  # noqa: E402  pylint: disable=import-error
-    import secretfields  # noqa: E402  pylint: disable=import-error
+from ansible_collections.fleetwatch.observability.plugins.module_utils import hostport
+from ansible_collections.fleetwatch.observability.plugins.plugin_utils import _secretfields as secretfields
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

@@ -30,12 +30,8 @@ import hashlib
 import json
 import re
 
-try:
-    from ansible_collections.fleetwatch.observability.plugins.module_utils import registry
-    from ansible_collections.fleetwatch.observability.plugins.module_utils import scrape
-except ImportError:  # a harness script with plugins/module_utils on sys.path
-    import registry  # noqa: E402  pylint: disable=import-error
-    import scrape  # noqa: E402  pylint: disable=import-error
+from ansible_collections.fleetwatch.observability.plugins.module_utils import registry
+from ansible_collections.fleetwatch.observability.plugins.module_utils import scrape
 
 UID_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 INI_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
