@@ -8,7 +8,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
-SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard extensions/molecule/*/molecule.yml))))
 # The platform matrix: every scenario runs on Debian trixie (the main image); these run again, whole,
 # on the other releases the roles claim (meta/main.yml), harness/harness.sh OTHER_SUITES.
 PLATFORM_SCENARIOS ?= node_exporter monitoring
@@ -57,7 +57,7 @@ unit:
 	@rc=0; python -m pytest -q tests || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=1; fi; exit $$rc
 
-# A scenario whose artifacts are not in the mirror (molecule/<s>/requires) is reported skipped, with
+# A scenario whose artifacts are not in the mirror (extensions/molecule/<s>/requires) is reported skipped, with
 # the reason, and counted apart: never passed.
 molecule:
 	@failed=""; skipped=""; passed=0; for s in $(SCENARIOS); do \

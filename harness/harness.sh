@@ -151,7 +151,7 @@ mirror() {
 # from their upstream tags into ../shared/mirror (see its README): each <component>/<version>/ folder
 # is linked into the mirror (not copied: about 156 MB; not part of the rebuild stamp, so linked again
 # after every rebuild). Without that folder the links are removed and the scenarios that need these
-# artifacts are reported skipped (molecule/<scenario>/requires, see the README).
+# artifacts are reported skipped (extensions/molecule/<scenario>/requires, see the README).
 SHARED_COMPONENTS=(loki promtail tempo fluent-bit)
 shared_mirror() {
   local dir="$cache/mirror" shared="$here/../shared/mirror" comp version

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Whether a Molecule scenario's artifacts are in the test mirror: molecule/<scenario>/requires lists
+# Whether a Molecule scenario's artifacts are in the test mirror: extensions/molecule/<scenario>/requires lists
 # them, one glob a line relative to .cache/mirror, with a "# skip reason" comment line naming what is
 # missing (for example "no Loki artifact"). Exit 0 when every glob matches (or there is no list);
 # exit 3 and print "skipped: <reason> (<globs>)" when one does not. `make molecule` reports such a
@@ -7,7 +7,7 @@
 # it is run directly with `molecule test -s <scenario>`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-list="$here/molecule/${1:?usage: scenario_requires.sh SCENARIO}/requires"
+list="$here/extensions/molecule/${1:?usage: scenario_requires.sh SCENARIO}/requires"
 [ -f "$list" ] || exit 0
 reason="missing artifacts" missing=()
 while IFS= read -r line || [ -n "$line" ]; do

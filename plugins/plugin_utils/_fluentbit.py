@@ -6,7 +6,7 @@ shipped to Loki with ``host``, ``job`` and ``unit`` labels, positions in databas
 buffer with retries while Loki is unreachable.
 
 How a record travels (checked against the real Fluent Bit 5.1.1 and Loki 3.4.6 in
-molecule/logs and tests/unit/test_fluent_bit_config.py):
+extensions/molecule/logs and tests/unit/test_fluent_bit_config.py):
 
 * each input inserts its job into the record (key ``fleetwatch_job``) with a ``content_modifier``
   processor; the journal input first keeps only ``MESSAGE`` and ``_SYSTEMD_UNIT``
@@ -241,7 +241,7 @@ def config(settings, host):
         "scheduler.cap": _int(settings.get("retry_max_wait", 60), "fluent_bit_retry_max_wait", host, minimum=1),
     }
     # Fluent Bit 5.1.1 draws each wait uniformly from [base, cap]: with cap < base the range is empty and
-    # the first retry divides by zero (SIGFPE, seen in molecule/logs with cap 4 and the default base 5).
+    # the first retry divides by zero (SIGFPE, seen in extensions/molecule/logs with cap 4 and the default base 5).
     if service["scheduler.cap"] < service["scheduler.base"]:
         raise FluentBitError("fluent_bit_retry_max_wait on %s: %d is less than fluent_bit_retry_min_wait (%d); "
                              "Fluent Bit would crash on its first retry" % (host, service["scheduler.cap"],

@@ -5,7 +5,7 @@ corrupted or mismatched backup before anything changes, restores with rollback.
 The TSDB snapshot is tested against the real Prometheus (.cache/tools, `make tools`; skipped
 without it) with the admin API and basic auth; the restore's stop/swap/start sequence with a
 recording service object; silences against a stand-in of Alertmanager's silences API (a local HTTP
-server, mechanics only: the real Alertmanager is exercised by molecule/restoredrill).
+server, mechanics only: the real Alertmanager is exercised by extensions/molecule/restoredrill).
 """
 import hashlib
 import json

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(not tool("ansible-galaxy") or not shutil.which("
 
 # Paths (a directory stands for everything below it) that must never be in the tarball.
 NOT_PRODUCT = (
-    "harness/", "molecule/", "tests/", "inventories/", "benchmarks/", ".ci/", ".config/", ".cache/", ".venv/",
+    "harness/", "extensions/molecule/", "molecule/", "tests/", "inventories/", "benchmarks/", ".ci/", ".config/", ".cache/", ".venv/",
     ".git/", ".github/", ".pytest_cache/", "Makefile", "ansible.cfg", "requirements.txt", "requirements.yml",
     "pytest.ini", ".yamllint", ".ansible-lint", ".ansible-lint-ignore", ".gitignore", "galaxy.yml",
 )
@@ -194,7 +194,7 @@ def test_the_tests_lab_and_benchmarks_pin_the_same_versions():
         pins = yaml.safe_load(handle)
     assert set(pins) == {"prometheus_version", "alertmanager_version", "node_exporter_version",
                          "postgres_exporter_version", "redis_exporter_version"}
-    with open(os.path.join(ROOT, ".config", "molecule", "config.yml")) as handle:
+    with open(os.path.join(ROOT, "extensions", "molecule", "config.yml")) as handle:
         base = yaml.safe_load(handle)["provisioner"]["inventory"]["group_vars"]["all"]
     assert {k: base[k] for k in pins} == pins
     lab = os.path.join(ROOT, "inventories", "lab", "group_vars", "all", "versions.yml")

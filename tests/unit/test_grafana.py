@@ -28,7 +28,7 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "molecule"))
+sys.path.insert(0, os.path.join(ROOT, "extensions", "molecule"))
 sys.path.insert(0, os.path.dirname(HERE))
 import dashboards as dashboard_queries  # noqa: E402  pylint: disable=wrong-import-position
 import rulebundle  # noqa: E402  pylint: disable=wrong-import-position
