@@ -438,20 +438,43 @@ def roll_back(services, plans, changeset, attempted, state_dir, component, syste
     """Back to the last applied files (and a refused new binary to the one that ran before), then
     every service the failed attempt touched back to them. Returns what happened, as a sentence."""
     restored = changeset.rollback(state_dir, component)
+    # Units that did not exist before this run (a first install) have nothing to go back to: the
+    # attempt is undone (new files removed, a started service stopped), not "brought back".
+    first = [svc["unit_name"] for svc, show, action, reason, record in plans if show.get("LoadState") != "loaded"]
     for svc, show, action, reason, record in plans:
-        if attempted.get(svc["unit_name"]) in ("start", "restart"):
+        if attempted.get(svc["unit_name"]) in ("start", "restart") and svc["unit_name"] not in first:
             previous = sa.relink_previous(svc["binary"], show.get("_exe"))
             if previous:
                 restored.append("%s -> %s" % (svc["binary"], previous))
-    if not restored:
-        return "there were no earlier files to go back to"
+    undone = ""
+    if first:
+        removed = [path for path in restored if not os.path.lexists(path)]
+        stopped = []
+        for unit in first:
+            if attempted.get(unit):
+                try:
+                    systemd.call("stop", unit)
+                    stopped.append(unit)
+                except sa.ApplyError:
+                    pass  # its unit file went with the new files: nothing is left to stop
+        try:
+            systemd.call("daemon-reload")
+        except sa.ApplyError:
+            pass
+        undone = "%s did not exist before this run: %s%s" % (
+            ", ".join(first), ("its new files were removed (%s)" % ", ".join(removed)) if removed else "no new file was left",
+            ", and it was stopped" if stopped else "")
+    services = [svc for svc in services if svc["unit_name"] not in first]
+    if not restored or not services:
+        return undone or "there were no earlier files to go back to"
+    undone = undone + "; " if undone else ""
     try:
         # The record still describes the restored files: the same decisions bring them back.
         back = plan_services(services, {}, set(restored), set(), state_dir, component, systemd)
         apply_services(rollback_actions(back, attempted), systemd, applier)
     except (sa.ApplyError, ss.SetupError) as exc:
-        return "the previous files were put back (%s), but it did not come back: %s" % (", ".join(restored), exc)
-    return "the previous files were put back (%s) and it runs with them" % ", ".join(restored)
+        return "%sthe previous files were put back (%s), but it did not come back: %s" % (undone, ", ".join(restored), exc)
+    return "%sthe previous files were put back (%s) and it runs with them" % (undone, ", ".join(restored))
 
 
 def main():

@@ -470,3 +470,45 @@ def test_a_refused_new_binary_is_relinked_to_the_one_that_ran_before(tmp_path):
     plain.write_text("x")
     assert sa.relink_previous(str(plain), str(old)) is None  # not installed by the collection's installer
     assert not any(p.name.endswith(".fleetwatch-rollback") for p in tmp_path.iterdir())
+
+
+def test_a_refused_first_install_is_undone_not_brought_back(tmp_path):
+    """Nothing ran before: the new unit and config are removed and the started service stopped; the
+    message says so, not "the previous files were put back ... Unit not found"."""
+    from ansible_collections.fleetwatch.observability.plugins.modules import service_setup as mod
+    unit, conf = tmp_path / "x.service", tmp_path / "x.yml"
+    cs = ss.ChangeSet([d(tmp_path)], [f(unit, "[Service]\n"), f(conf, "new")], run).plan()
+    cs.commit()
+    svc = {"unit_name": "x.service", "binary": str(tmp_path / "x"), "unit": str(unit), "restart_files": [],
+           "reload_files": [str(conf)]}
+    plans = [(svc, {"ActiveState": "inactive", "LoadState": "not-found", "_exe": None}, "start", "new", {})]
+    systemd = FakeSystemd([{"ActiveState": "failed", "LoadState": "not-found"}])
+    said = mod.roll_back([svc], plans, cs, {"x.service": "start"}, str(tmp_path / "state"), "x", systemd, None)
+    assert not unit.exists() and not conf.exists()
+    assert systemd.calls == [("stop", "x.service"), ("daemon-reload",)]
+    assert said == "x.service did not exist before this run: its new files were removed (%s, %s), and it was stopped" % (
+        unit, conf)
+    assert "put back" not in said
+
+
+def test_a_refused_change_of_a_running_service_is_brought_back(tmp_path):
+    """The service existed: its previous config comes back and it is brought back into it (not stopped)."""
+    from ansible_collections.fleetwatch.observability.plugins.modules import service_setup as mod
+    conf = tmp_path / "x.yml"
+    conf.write_text("old")
+    cs = ss.ChangeSet([], [f(conf, "new")], run).plan()
+    cs.commit()
+    svc = {"unit_name": "x.service", "binary": "", "unit": None, "restart_files": [], "reload_files": [str(conf)],
+           "reload": "reload", "enabled": True}
+    plans = [(svc, dict(ACTIVE, _exe=None), "reload", "config changed", {})]
+    applied = []
+
+    class Applier(object):
+        def run(self, service, action):
+            applied.append((service["unit_name"], action))
+
+    said = mod.roll_back([svc], plans, cs, {"x.service": "reload"}, str(tmp_path / "state"), "x",
+                         FakeSystemd([dict(ACTIVE, UnitFileState="enabled")]), Applier())
+    assert conf.read_text() == "old"
+    assert said == "the previous files were put back (%s) and it runs with them" % conf
+    assert [unit for unit, action in applied] == ["x.service"]  # brought back into the old files (decide() says how)
