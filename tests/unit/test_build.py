@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(not tool("ansible-galaxy") or not shutil.which("
 
 # Paths (a directory stands for everything below it) that must never be in the tarball.
 NOT_PRODUCT = (
-    "harness/", "extensions/molecule/", "molecule/", "tests/", "inventories/", "benchmarks/", ".ci/", ".config/", ".cache/", ".venv/",
+    "harness/", "extensions/", "molecule/", "tests/", "inventories/", "benchmarks/", ".ci/", ".config/", ".cache/", ".venv/",
     ".git/", ".github/", ".pytest_cache/", "Makefile", "ansible.cfg", "requirements.txt", "requirements.yml",
     "pytest.ini", ".yamllint", ".ansible-lint", ".ansible-lint-ignore", ".gitignore", "galaxy.yml",
 )
