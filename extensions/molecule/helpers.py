@@ -127,6 +127,21 @@ class Prometheus(Service):
         return sorted(a["url"] for a in self.api("alertmanagers")["activeAlertmanagers"])
 
 
+def get_json(host, url, **kwargs):
+    """The JSON answer of a GET that must succeed (exit 0, HTTP 200), asked on the host itself."""
+    response = curl(host, url, **kwargs)
+    assert response.rc == 0 and response.status == 200, "%s: %r" % (url, response)
+    return response.json()
+
+
+def seconds(duration):
+    """A Prometheus-style duration ("2w", "360h", "1h30m") in seconds; anything else fails the test."""
+    units = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+    parts = re.findall(r"(\d+)([ywdhms])", str(duration))
+    assert parts and "".join(n + u for n, u in parts) == str(duration), duration
+    return sum(int(n) * units[u] for n, u in parts)
+
+
 def wait_for(what, check, timeout=90, interval=1.0):
     """Call check() until it returns a true value and return that; fail with the last value after timeout."""
     deadline = time.monotonic() + timeout

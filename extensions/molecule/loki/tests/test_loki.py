@@ -6,7 +6,6 @@ fw-loki-1: Loki, node_exporter; fw-loki-2: Prometheus, Alertmanager, node_export
 call runs with curl inside a test host.
 """
 import json
-import re
 import time
 import urllib.parse
 import uuid
@@ -30,11 +29,6 @@ def mon():
     return testinfra.get_host("podman://fw-loki-2")
 
 
-def get_json(host, url):
-    response = helpers.curl(host, url)
-    assert response.rc == 0 and response.status == 200, "%s: %r" % (url, response)
-    return response.json()
-
 
 def push(host, labels, line):
     body = json.dumps({"streams": [{"stream": labels, "values": [[str(time.time_ns()), line]]}]})
@@ -47,23 +41,16 @@ def query_range(host, logql):
     now = time.time_ns()
     url = "%s/loki/api/v1/query_range?%s" % (LOKI, urllib.parse.urlencode(
         {"query": logql, "start": now - 600 * 10**9, "end": now + 60 * 10**9, "limit": 100}))
-    data = get_json(host, url)
+    data = helpers.get_json(host, url)
     assert data["status"] == "success", data
     return data["data"]["result"]
 
-
-def seconds(duration):
-    """A Prometheus-style duration ("2w", "360h", "1h30m") in seconds."""
-    units = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
-    parts = re.findall(r"(\d+)([ywdhms])", str(duration))
-    assert "".join(n + u for n, u in parts) == str(duration), duration
-    return sum(int(n) * units[u] for n, u in parts)
 
 
 def test_loki_is_ready_and_is_the_real_3_4_6(loki):
     response = helpers.curl(loki, LOKI + "/ready")
     assert response.status == 200 and response.body.strip() == "ready", response
-    info = get_json(loki, LOKI + "/loki/api/v1/status/buildinfo")
+    info = helpers.get_json(loki, LOKI + "/loki/api/v1/status/buildinfo")
     assert info["version"] == "3.4.6", info
     assert loki.check_output("loki --version 2>&1 | head -1").startswith("loki, version 3.4.6")
 
@@ -79,7 +66,7 @@ def test_config_tsdb_v13_retention_and_limits(loki):
     assert loaded["ruler"]["alertmanager_url"] == "http://fw-loki-2:9093"
     # What Loki itself runs with (its /config endpoint).
     running = yaml.safe_load(helpers.curl(loki, LOKI + "/config").body)
-    assert seconds(running["limits_config"]["retention_period"]) == seconds(loaded["limits_config"]["retention_period"]) > 0
+    assert helpers.seconds(running["limits_config"]["retention_period"]) == helpers.seconds(loaded["limits_config"]["retention_period"]) > 0
     assert running["limits_config"]["ingestion_rate_mb"] == 2
 
 
@@ -104,7 +91,7 @@ def test_a_pushed_line_comes_back_with_its_labels(loki):
 
 def test_the_ruler_loaded_the_shipped_and_the_users_rules(loki):
     def groups():
-        data = get_json(loki, LOKI + "/prometheus/api/v1/rules")
+        data = helpers.get_json(loki, LOKI + "/prometheus/api/v1/rules")
         return {g["name"]: [r["name"] for r in g["rules"]] for g in data["data"]["groups"]}
     loaded = helpers.wait_for("both rule groups", lambda: len(groups()) >= 2 and groups(), timeout=60)
     assert loaded["fleetwatch-logs"] == ["LogErrorLinesHigh"]
@@ -115,7 +102,7 @@ def test_a_ruler_alert_fires_into_alertmanager(loki, mon):
     push(loki, {"job": "molecule", "host": "fw-loki-1"}, "fleetwatch-alert-marker %s" % uuid.uuid4().hex)
 
     def alert():
-        alerts = get_json(mon, "http://127.0.0.1:9093/api/v2/alerts")
+        alerts = helpers.get_json(mon, "http://127.0.0.1:9093/api/v2/alerts")
         return [a for a in alerts if a["labels"].get("alertname") == "MoleculeLogMarker"]
     fired = helpers.wait_for("MoleculeLogMarker in Alertmanager", alert, timeout=120, interval=2)
     assert fired[0]["labels"]["host"] == "fw-loki-1"

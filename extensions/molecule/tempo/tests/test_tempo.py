@@ -6,7 +6,6 @@ HTTP calls run with curl inside a test host. The OTLP/gRPC trace is sent by the 
 Python SDK's own OTLP gRPC exporter (requirements.txt) from the test process to fw-tempo-1's
 address on the scenario's podman network.
 """
-import re
 import time
 import uuid
 
@@ -36,11 +35,6 @@ def prom(mon):
     return helpers.Prometheus(mon, "http://127.0.0.1:9090", auth=SCRAPE_AUTH)
 
 
-def get_json(host, url):
-    response = helpers.curl(host, url)
-    assert response.rc == 0 and response.status == 200, "%s: %r" % (url, response)
-    return response.json()
-
 
 def trace_by_id(host, trace_id, timeout=60):
     """Tempo's answer for the trace (GET /api/traces/<id>), waiting until it is there."""
@@ -61,18 +55,11 @@ def spans_of(trace):
     return sorted(out)
 
 
-def seconds(duration):
-    """A Prometheus-style duration ("3d", "72h", "1h30m") in seconds."""
-    units = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
-    parts = re.findall(r"(\d+)([ywdhms])", str(duration))
-    assert "".join(n + u for n, u in parts) == str(duration), duration
-    return sum(int(n) * units[u] for n, u in parts)
-
 
 def test_tempo_is_ready_and_is_the_real_3_0_3(tempo):
     response = helpers.curl(tempo, TEMPO + "/ready")
     assert response.status == 200 and response.body.strip() == "ready", response
-    info = get_json(tempo, TEMPO + "/api/status/buildinfo")
+    info = helpers.get_json(tempo, TEMPO + "/api/status/buildinfo")
     assert info["version"] == "3.0.3", info
     assert tempo.check_output("tempo --version 2>&1 | head -1").startswith("tempo, version 3.0.3")
 
@@ -88,7 +75,7 @@ def test_config_storage_paths_and_what_tempo_runs_with(tempo):
     # The side effect leaves 72h (its valid change): what Tempo runs with is what the file says.
     written = yaml.safe_load(tempo.check_output("cat /etc/tempo/tempo.yml"))
     retention = running["overrides"]["defaults"]["compaction"]["block_retention"]
-    assert seconds(retention) == seconds(written["overrides"]["defaults"]["compaction"]["block_retention"]) > 0
+    assert helpers.seconds(retention) == helpers.seconds(written["overrides"]["defaults"]["compaction"]["block_retention"]) > 0
     assert sorted(running["overrides"]["defaults"]["metrics_generator"]["processors"]) == ["service-graphs", "span-metrics"]
     assert running["storage"]["trace"]["backend"] == "local"
     assert running["storage"]["trace"]["local"]["path"] == "/var/lib/tempo/blocks"

@@ -16,11 +16,6 @@ def host():
     return testinfra.get_host("podman://fw-upg-1")
 
 
-def get_json(host, url):
-    response = helpers.curl(host, url)
-    assert response.rc == 0 and response.status == 200, "%s: %r" % (url, response)
-    return response.json()
-
 
 def running_binary(host, unit):
     return host.check_output("readlink /proc/$(systemctl show -p MainPID --value %s)/exe" % unit)
@@ -37,12 +32,12 @@ def test_prometheus_3_holds_the_samples_written_by_2_53(host):
     started = float(host.check_output(
         "date -d \"$(systemctl show -p ActiveEnterTimestamp --value prometheus)\" +%s"))
     query = urllib.parse.quote("min_over_time(timestamp(upgrade:node_cpu_seconds:count)[1h:1s])")
-    data = get_json(host, "http://127.0.0.1:9090/api/v1/query?query=%s&time=%d" % (query, int(started) + 5))
+    data = helpers.get_json(host, "http://127.0.0.1:9090/api/v1/query?query=%s&time=%d" % (query, int(started) + 5))
     [result] = data["data"]["result"]
     assert float(result["value"][1]) < started - 10
 
 
 def test_the_silence_made_before_the_upgrade_is_active(host):
-    silences = get_json(host, "http://127.0.0.1:9093/api/v2/silences")
+    silences = helpers.get_json(host, "http://127.0.0.1:9093/api/v2/silences")
     drill = [s for s in silences if s["comment"] == "kept across the upgrade and the rollback"]
     assert [s["status"]["state"] for s in drill] == ["active"], json.dumps(silences)
