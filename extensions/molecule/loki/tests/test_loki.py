@@ -29,7 +29,6 @@ def mon():
     return testinfra.get_host("podman://fw-loki-2")
 
 
-
 def push(host, labels, line):
     body = json.dumps({"streams": [{"stream": labels, "values": [[str(time.time_ns()), line]]}]})
     out = host.run("curl -sS -o /dev/null -w '%%{http_code}' -H 'Content-Type: application/json' "
@@ -44,7 +43,6 @@ def query_range(host, logql):
     data = helpers.get_json(host, url)
     assert data["status"] == "success", data
     return data["data"]["result"]
-
 
 
 def test_loki_is_ready_and_is_the_real_3_4_6(loki):

@@ -35,7 +35,6 @@ def prom(mon):
     return helpers.Prometheus(mon, "http://127.0.0.1:9090", auth=SCRAPE_AUTH)
 
 
-
 def trace_by_id(host, trace_id, timeout=60):
     """Tempo's answer for the trace (GET /api/traces/<id>), waiting until it is there."""
     def found():
@@ -53,7 +52,6 @@ def spans_of(trace):
             for span in scope["spans"]:
                 out.append((attributes.get("service.name"), span["name"], span["kind"]))
     return sorted(out)
-
 
 
 def test_tempo_is_ready_and_is_the_real_3_0_3(tempo):

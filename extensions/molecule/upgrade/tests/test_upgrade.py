@@ -16,7 +16,6 @@ def host():
     return testinfra.get_host("podman://fw-upg-1")
 
 
-
 def running_binary(host, unit):
     return host.check_output("readlink /proc/$(systemctl show -p MainPID --value %s)/exe" % unit)
 
