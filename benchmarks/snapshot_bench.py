@@ -22,25 +22,20 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
-LINK = os.path.join(COLLECTIONS, "ansible_collections", "fleetwatch", "observability")
-if not os.path.lexists(LINK):
-    os.makedirs(os.path.dirname(LINK), exist_ok=True)
-    os.symlink("../../../..", LINK)
-sys.path[:0] = [COLLECTIONS, ROOT]
+import benchpath  # benchmarks/benchpath.py (the script's own directory is on sys.path)
+
+benchpath.setup()
 
 from ansible_collections.fleetwatch.observability.plugins.module_utils import backup as bk  # noqa: E402
 from ansible_collections.fleetwatch.observability.plugins.module_utils import serviceapply as sa  # noqa: E402
 from ansible_collections.fleetwatch.observability.plugins.module_utils import webconfig  # noqa: E402
-from tests import localhttp, rulebundle  # noqa: E402
+import localhttp  # noqa: E402  pylint: disable=import-error
+import rulebundle  # noqa: E402  pylint: disable=import-error
 
-RESULTS = os.path.join(HERE, "results.md")
+RESULTS = benchpath.RESULTS
 
 
 def du(path):

@@ -28,20 +28,16 @@ import time
 
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
-LINK = os.path.join(COLLECTIONS, "ansible_collections", "fleetwatch", "observability")
-if not os.path.lexists(LINK):
-    os.makedirs(os.path.dirname(LINK), exist_ok=True)
-    os.symlink("../../../..", LINK)
-sys.path[:0] = [COLLECTIONS, os.path.join(ROOT, "tests")]
+import benchpath  # benchmarks/benchpath.py (the script's own directory is on sys.path)
+
+benchpath.setup()
+ROOT = benchpath.ROOT
 
 from ansible_collections.fleetwatch.observability.plugins.module_utils import serviceapply as sa  # noqa: E402
 from ansible_collections.fleetwatch.observability.plugins.module_utils import targets as tg  # noqa: E402
 import targetsdata  # noqa: E402  pylint: disable=import-error
 
-RESULTS = os.path.join(HERE, "results.md")
+RESULTS = benchpath.RESULTS
 
 
 def module_work(body, inventory):
@@ -65,7 +61,7 @@ def timed(function, runs):
 def run_module(url, inventory):
     """plugins/modules/prometheus_targets.py run as Ansible runs a module (minus the AnsiballZ wrapper)."""
     args = json.dumps({"ANSIBLE_MODULE_ARGS": {"url": url, "expected_targets": inventory, "timeout": 30}})
-    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    env = dict(os.environ, PYTHONPATH=benchpath.COLLECTIONS)
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "plugins", "modules", "prometheus_targets.py")], input=args,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env, check=False)
     return json.loads(proc.stdout)
