@@ -96,9 +96,7 @@ class Service(object):
                     timeout=timeout, insecure=self.insecure)
 
     def get_json(self, path, **kwargs):
-        response = self.call(path, **kwargs)
-        assert response.rc == 0 and response.status == 200, "%s%s: %r" % (self.base_url, path, response)
-        return response.json() if response.body.strip() else None
+        return json_answer(self.call(path, **kwargs), self.base_url + path)
 
 
 class Prometheus(Service):
@@ -110,9 +108,7 @@ class Prometheus(Service):
 
     def query(self, expr):
         """Instant query (POST form): the result vector."""
-        response = self.call("/api/v1/query", form={"query": expr})
-        assert response.rc == 0 and response.status == 200, "query %s: %r" % (expr, response)
-        data = response.json()
+        data = json_answer(self.call("/api/v1/query", form={"query": expr}), "query %s" % expr)
         assert data["status"] == "success", data
         return data["data"]["result"]
 
@@ -127,11 +123,15 @@ class Prometheus(Service):
         return sorted(a["url"] for a in self.api("alertmanagers")["activeAlertmanagers"])
 
 
-def get_json(host, url, **kwargs):
-    """The JSON answer of a GET that must succeed (exit 0, HTTP 200), asked on the host itself."""
-    response = curl(host, url, **kwargs)
+def json_answer(response, url):
+    """The JSON of an answer that must be a success (curl exit 0, HTTP 200); None for an empty body."""
     assert response.rc == 0 and response.status == 200, "%s: %r" % (url, response)
-    return response.json()
+    return response.json() if response.body.strip() else None
+
+
+def get_json(host, url, **kwargs):
+    """The JSON answer of a GET that must succeed, asked with curl on the host itself."""
+    return json_answer(curl(host, url, **kwargs), url)
 
 
 def seconds(duration):

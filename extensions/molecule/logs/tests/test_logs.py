@@ -40,9 +40,7 @@ def query_range(loki, logql, limit=5000):
     now = time.time_ns()
     url = "%s/loki/api/v1/query_range?%s" % (LOKI, urllib.parse.urlencode(
         {"query": logql, "start": now - 900 * 10**9, "end": now + 60 * 10**9, "limit": limit}))
-    response = helpers.curl(loki, url, timeout=20)
-    assert response.rc == 0 and response.status == 200, response
-    data = response.json()
+    data = helpers.get_json(loki, url, timeout=20)
     assert data["status"] == "success", data
     return data["data"]["result"]
 
